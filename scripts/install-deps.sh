@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package lmserve's build, tests and fuzzers need.
+# Safe to run twice (apt-get install is idempotent); uses sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake ninja-build pkg-config git   # compiler and build
+    clang libclang-rt-dev                  # libFuzzer targets and LeakSanitizer runtime
+    libcmocka-dev                          # unit tests
+    libjansson-dev                         # JSON (requests, tokenizer.json, configs)
+    libmicrohttpd-dev                      # HTTP server
+    libpcre2-dev                           # pre-tokenizer regexes
+    libutf8proc-dev                        # Unicode normalization
+    libcurl4-openssl-dev libssl-dev        # hub pull, sha256
+    zlib1g-dev                             # gzip'd test data
+    ca-certificates curl python3           # scripts and end-to-end tests
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO="sudo"
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

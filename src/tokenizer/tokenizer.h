@@ -1,0 +1,76 @@
+/* tokenizer.h — text <-> token ids, byte-exact with the model's own tokenizer.
+ *
+ * A tokenizer is loaded from a GGUF file's embedded vocabulary (tokenizer.ggml.*) or from a
+ * Hugging Face model folder (tokenizer.json and friends). Once loaded it is immutable and may be
+ * used from many threads at once. Decoding never produces broken UTF-8 in streaming: the
+ * incremental decoder holds bytes back until a character is complete.
+ *
+ * This header is the contract the rest of lmserve relies on; algorithms live in the .c files of
+ * this folder. */
+#ifndef LM_TOKENIZER_TOKENIZER_H
+#define LM_TOKENIZER_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "model/gguf.h"
+
+typedef struct tok_tokenizer tok_tokenizer;
+
+/* Growable id array; a zeroed one is empty. Free with tok_ids_fini(). */
+typedef struct {
+    int32_t *ids;
+    size_t n, cap;
+} tok_ids;
+
+void tok_ids_push(tok_ids *v, int32_t id);   /* aborts only on out-of-memory */
+void tok_ids_fini(tok_ids *v);
+
+/* Loads the vocabulary embedded in a GGUF file (tokenizer.ggml.model = "llama" SentencePiece-
+ * style with scores and byte fallback, or "gpt2" byte-level BPE with merges). The tokenizer copies
+ * what it needs: `f` may be closed afterwards. */
+lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err);
+
+/* Loads tokenizer.json (+ tokenizer_config.json, special_tokens_map.json, generation_config.json
+ * when present) from a model folder. */
+lm_status tok_load_hf(const char *dir, tok_tokenizer **out, lm_error *err);
+
+void tok_destroy(tok_tokenizer *t); /* accepts NULL */
+
+size_t tok_vocab_size(const tok_tokenizer *t);
+int32_t tok_bos_id(const tok_tokenizer *t);   /* -1 when none */
+int32_t tok_eos_id(const tok_tokenizer *t);   /* -1 when none */
+/* Whether id is a special/control token (skipped by skip_special decoding). */
+int tok_is_special(const tok_tokenizer *t, int32_t id);
+
+/* Appends the ids of `text` (len bytes, any bytes: invalid UTF-8 gives a sane result, never an
+ * error) to *out. add_special: add BOS/EOS as the tokenizer's configuration says. Special tokens
+ * written in the text are matched as single ids (as Hugging Face does by default). */
+lm_status tok_encode(const tok_tokenizer *t, const char *text, size_t len, int add_special,
+                     tok_ids *out, lm_error *err);
+
+/* Appends the decoded text of ids[0..n) to *out, as the tokenizer's decoder does for a whole
+ * sequence (e.g. SentencePiece drops the leading space of the first piece). */
+lm_status tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                     lm_buf *out, lm_error *err);
+
+/* Incremental decoder for streaming a continuation: feed one id at a time, get the newly complete
+ * text. Concatenating all outputs (plus tok_stream_flush) equals the bytes of the continuation
+ * with no character re-emitted or dropped; bytes that never form a valid character become U+FFFD.
+ * A continuation keeps its leading space (it follows earlier text). */
+typedef struct {
+    const tok_tokenizer *t;
+    int skip_special;
+    unsigned char pending[8]; /* bytes of an incomplete UTF-8 character */
+    size_t n_pending;
+} tok_stream;
+
+void tok_stream_init(tok_stream *s, const tok_tokenizer *t, int skip_special);
+/* Appends the text that `id` completes to *out. */
+void tok_stream_push(tok_stream *s, int32_t id, lm_buf *out);
+/* Appends what is left (incomplete bytes as U+FFFD). */
+void tok_stream_flush(tok_stream *s, lm_buf *out);
+
+#endif
