@@ -38,7 +38,7 @@ uint16_t kern_f32_to_f16(float f) {
     if (absx < 0x38800000u) { /* subnormal or zero in f16 */
         if (absx < 0x33000000u) return (uint16_t)sign;
         uint32_t mant = (absx & 0x7fffff) | 0x800000;
-        int shift = 126 - (int)(absx >> 23) + 14; /* 14..24 */
+        int shift = 126 - (int)(absx >> 23); /* 14..24 */
         uint32_t r = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (r & 1))) r++;
         return (uint16_t)(sign | r);
