@@ -68,6 +68,7 @@ static bool parse_int(const char *s, int64_t *out) {
 static bool parse_float(const char *s, double *out) {
     const char *d = (s[0] == '-' || s[0] == '+') ? s + 1 : s;
     if (!((*d >= '0' && *d <= '9') || *d == '.')) return false; /* no blanks, "inf", "nan" */
+    if (strpbrk(s, "xX")) return false;                           /* no hex floats */
     errno = 0;
     char *end;
     double v = strtod(s, &end);
@@ -318,6 +319,34 @@ int cli_parse_or_exit(const cli_command *cmd, int argc, char **argv, void *opts)
 
 /* ---------------------------------------------------------------- help */
 
+/* Help layout: flag and value in a left column, the description wrapped to the right of it. */
+enum { HELP_LEFT = 38, HELP_WIDTH = 100 };
+
+/* Inside help text, a space that must not break a line ("[not supported yet]" stays whole). */
+#define NBSP '\x1f'
+#define NBSP_S "\x1f"
+
+/* Prints `text` word-wrapped into the right column, which starts at column `col`. */
+static void print_wrapped(FILE *out, const char *text, size_t col) {
+    size_t pos = col;
+    while (*text) {
+        while (*text == ' ') text++;
+        size_t len = strcspn(text, " ");
+        if (len == 0) break;
+        if (pos > col && pos + 1 + len > HELP_WIDTH) {
+            fprintf(out, "\n%*s", (int)col, "");
+            pos = col;
+        } else if (pos > col) {
+            fputc(' ', out);
+            pos++;
+        }
+        for (size_t k = 0; k < len; k++) fputc(text[k] == NBSP ? ' ' : text[k], out);
+        pos += len;
+        text += len;
+    }
+    fputc('\n', out);
+}
+
 void cli_print_help(FILE *out, const cli_command *cmd) {
     fprintf(out, "Usage: %s\n", cmd->usage);
     if (cmd->about) fprintf(out, "\n%s\n", cmd->about);
@@ -330,14 +359,20 @@ void cli_print_help(FILE *out, const cli_command *cmd) {
         } else if (i == 0) {
             fprintf(out, "\nFlags:\n");
         }
-        char left[128];
         const char *mv = kind_metavar(f);
-        snprintf(left, sizeof left, "  --%s%s%s", f->name, *mv ? " " : "", mv);
-        fprintf(out, "%-40s %s", left, f->help ? f->help : "");
-        if (f->def) fprintf(out, " (default: %s)", f->def);
-        if (f->required) fprintf(out, " (required)");
-        if (!f->implemented) fprintf(out, " [not supported yet]");
-        fputc('\n', out);
+        int left = fprintf(out, "  --%s%s%s", f->name, *mv ? " " : "", mv);
+        if (left < 0) return;
+        if ((size_t)left + 1 > HELP_LEFT) {
+            fprintf(out, "\n%*s", HELP_LEFT, "");
+        } else {
+            fprintf(out, "%*s", HELP_LEFT - left, "");
+        }
+        char text[768];
+        snprintf(text, sizeof text, "%s%s%s%s%s%s", f->help ? f->help : "",
+                 f->def ? " (default:" NBSP_S : "", f->def ? f->def : "", f->def ? ")" : "",
+                 f->required ? " (required)" : "",
+                 f->implemented ? "" : " [not" NBSP_S "supported" NBSP_S "yet]");
+        print_wrapped(out, text, HELP_LEFT);
     }
 }
 

@@ -115,7 +115,8 @@ typedef struct {
 
 /* Parses argv[1..argc-1] (argv[0], the program or subcommand name, is skipped) against
  * cmd->flags into `opts`, which must be the struct the table's offsets refer to. `opts` is first
- * zeroed and filled with the defaults. Returns LM_OK, or:
+ * zeroed (up to the end of the last field the table names) and filled with the defaults.
+ * Returns LM_OK, or:
  *   LM_ERR_INVALID     usage error (unknown flag, with the nearest valid flag suggested; bad,
  *                      missing or unexpected value; missing required flag); parsing stops there
  *   LM_ERR_UNSUPPORTED a flag whose row says implemented = false was given; every argument was
