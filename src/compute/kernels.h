@@ -37,6 +37,10 @@ size_t kern_available(const kern_set **out, size_t max);
 void kern_matvec(const kern_set *k, ggml_type t, const void *w, size_t row_bytes, int64_t rows,
                  int64_t cols, const float *x, float *y);
 
+/* Converts n elements (a whole number of blocks) of one row of type t to f32. Every type the
+ * reference set handles has a dequantizer (the embedding lookup and tests use it). */
+void kern_dequantize_row(ggml_type t, const void *row, float *out, int64_t n);
+
 /* Whether the reference set handles weight type t. */
 int kern_supports(ggml_type t);
 

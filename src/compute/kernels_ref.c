@@ -77,6 +77,16 @@ static float dot_bf16(int64_t n, const void *w_row, const float *x) {
     return sum;
 }
 
+void kern_dequantize_row(ggml_type t, const void *row, float *out, int64_t n) {
+    const uint16_t *h = row;
+    switch (t) {
+    case GGML_TYPE_F32: memcpy(out, row, (size_t)n * sizeof(float)); return;
+    case GGML_TYPE_F16: for (int64_t i = 0; i < n; i++) out[i] = kern_f16_to_f32(h[i]); return;
+    case GGML_TYPE_BF16: for (int64_t i = 0; i < n; i++) out[i] = kern_bf16_to_f32(h[i]); return;
+    default: memset(out, 0, (size_t)n * sizeof(float)); return; /* unreachable: kern_supports */
+    }
+}
+
 static const kern_set g_reference = {
     .name = "scalar",
     .dot = {
