@@ -1,34 +1,46 @@
-/* model.h — a loaded model: hyper-parameters, architecture description and weight views.
+/* model.h — a loaded model: architecture description, hyper-parameters and weight views.
  *
- * Weights are views into the mapped file (never copied). The forward pass (engine/forward.c) reads
- * only this struct, so every architecture difference lives in `model_arch` fields, not in
- * `if (arch == ...)` scattered through the engine. Today: the llama architecture from GGUF. */
+ * Weights are views into the mapped file wherever the stored layout is usable as is; converted
+ * weights (requested weight format, re-laid-out tensors) live in buffers the model owns. The
+ * forward pass (engine/) reads only this struct, so every architecture difference lives in
+ * `model_arch` fields and in which tensors are present (fused qkv, biases, q/k norms), never in
+ * `if (arch == ...)` spread through the engine.
+ *
+ * Supported architectures: llama (Llama 2/3.x, incl. llama3 rope scaling via rope freq factors),
+ * mistral, qwen2, qwen3, phi3, falcon, phi2, gptj. */
 #ifndef LM_MODEL_MODEL_H
 #define LM_MODEL_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
 #include "compute/dtype.h"
 #include "model/gguf.h"
 
-/* A weight matrix view: rows of `cols` elements stored as `type`, `row_bytes` apart. A vector
- * (norm weight) has rows == 1. */
+/* A weight view: `rows` rows of `cols` elements stored as `type`, `row_bytes` apart. A vector
+ * (norm weight, bias) has rows == 1 and is always F32. data == NULL: the model has no such
+ * tensor. */
 typedef struct {
     ggml_type type;
     int64_t cols;        /* elements per row (input dimension) */
     int64_t rows;        /* output dimension */
     size_t row_bytes;
-    const void *data;    /* NULL when the model has no such tensor */
+    const void *data;
 } model_tensor;
 
-/* How rotary embedding pairs dimensions: adjacent (x[2i], x[2i+1]) as GGUF llama stores q/k, or
- * NeoX halves (x[i], x[i + d/2]). */
+/* How rotary embedding pairs the dimensions of a head: adjacent (x[2i], x[2i+1]), as GGUF llama
+ * and GPT-J store q/k, or NeoX halves (x[i], x[i + n_rot/2]), as HF's rotate_half. */
 typedef enum { ROPE_PAIRS_ADJACENT, ROPE_PAIRS_NEOX } model_rope_pairs;
+typedef enum { NORM_RMS, NORM_LAYER } model_norm_kind;
+typedef enum { FFN_SWIGLU, FFN_GELU } model_ffn_kind;
 
 typedef struct {
-    char name[32];               /* general.architecture ("llama") */
+    char name[32];               /* "llama", "qwen3", ... (GGUF general.architecture) */
+    model_norm_kind norm;        /* RMSNorm, or LayerNorm with optional bias */
+    model_ffn_kind ffn;          /* down(silu(gate) * up), or down(gelu(up)) */
     model_rope_pairs rope_pairs;
+    int parallel;                /* attention and FFN both read norm(x): x += attn + ffn */
 } model_arch;
 
 typedef struct {
@@ -36,39 +48,52 @@ typedef struct {
     int n_ctx_train;             /* context length the model was trained with */
     int n_embd;                  /* hidden size */
     int n_layer;
-    int n_head, n_head_kv;       /* attention heads; kv heads < heads means grouped-query */
+    int n_head, n_head_kv;       /* kv heads < heads: grouped-query (1: multi-query) */
     int head_dim;
     int n_ff;                    /* feed-forward hidden size */
-    int rope_dim;                /* rotated dimensions per head (<= head_dim) */
+    int rope_dim;                /* rotated dims per head (<= head_dim; partial rotary) */
     float rope_theta;
     float norm_eps;
+    int sliding_window;          /* attend to at most this many past positions; 0 = all */
 } model_hparams;
 
+/* One block's weights. Either wqkv (fused, rows [Q; K; V]) or wq/wk/wv is present; either
+ * w_gate_up (fused, rows [gate; up]) or w_gate/w_up (w_gate absent for FFN_GELU). Biases and
+ * q/k norms are present only where the model has them. */
 typedef struct {
-    model_tensor attn_norm;      /* (n_embd) RMSNorm weight */
-    model_tensor wq;             /* (n_head * head_dim, n_embd) */
-    model_tensor wk, wv;         /* (n_head_kv * head_dim, n_embd) */
-    model_tensor wo;             /* (n_embd, n_head * head_dim) */
-    model_tensor ffn_norm;       /* (n_embd) */
-    model_tensor w_gate, w_up;   /* (n_ff, n_embd) */
-    model_tensor w_down;         /* (n_embd, n_ff) */
+    model_tensor attn_norm, attn_norm_b;  /* (n_embd) */
+    model_tensor wqkv, bqkv;              /* (q_dim + 2 kv_dim, n_embd) fused */
+    model_tensor wq, bq;                  /* (n_head * head_dim, n_embd) */
+    model_tensor wk, bk, wv, bv;          /* (n_head_kv * head_dim, n_embd) */
+    model_tensor q_norm, k_norm;          /* (head_dim) per-head RMSNorm (qwen3) */
+    model_tensor wo, bo;                  /* (n_embd, n_head * head_dim) */
+    model_tensor ffn_norm, ffn_norm_b;    /* (n_embd); absent when parallel */
+    model_tensor w_gate_up;               /* (2 n_ff, n_embd) fused, gate rows first */
+    model_tensor w_gate, w_up, b_up;      /* (n_ff, n_embd) */
+    model_tensor w_down, b_down;          /* (n_embd, n_ff) */
 } model_layer;
 
 typedef struct {
     model_arch arch;
     model_hparams hp;
-    model_tensor tok_embd;       /* (n_vocab, n_embd): row t is token t's embedding */
-    model_tensor output_norm;    /* (n_embd) */
-    model_tensor output;         /* (n_vocab, n_embd); tok_embd when tied */
-    model_layer *layers;         /* n_layer entries */
-    gguf_file *gguf;             /* owns the mapping the views point into */
+    model_tensor tok_embd;               /* (n_vocab, n_embd): row t embeds token t */
+    model_tensor output_norm, output_norm_b;
+    model_tensor output, output_b;       /* (n_vocab, n_embd); tok_embd when tied */
+    model_tensor rope_freqs;             /* (rope_dim / 2) angle divisors (llama3), optional */
+    model_layer *layers;                 /* n_layer entries */
+    gguf_file *gguf;                     /* owns the mapping the views point into (GGUF source) */
+    void **owned;                        /* buffers of converted weights, freed with the model */
+    size_t n_owned;
 } model;
 
 /* Opens a GGUF file and maps its weights. Fails with a clear message for an unsupported
  * architecture or weight type, a missing tensor, or a shape that disagrees with the metadata. */
 lm_status model_load_gguf(const char *path, model **out, lm_error *err);
 
-/* Frees the model and unmaps its file. Accepts NULL. */
+/* Frees the model, its converted weights, and unmaps its file. Accepts NULL. */
 void model_destroy(model *m);
+
+/* Bytes of all weights the forward pass reads (for memory reports and the roofline). */
+size_t model_weight_bytes(const model *m);
 
 #endif
