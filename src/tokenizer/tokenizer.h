@@ -37,6 +37,10 @@ lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err);
  * when present) from a model folder. */
 lm_status tok_load_hf(const char *dir, tok_tokenizer **out, lm_error *err);
 
+/* Loads whatever `path` names: a .gguf file (its embedded vocabulary), a model folder
+ * (tokenizer.json and friends), or a tokenizer.json file (its folder is loaded). */
+lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err);
+
 void tok_destroy(tok_tokenizer *t); /* accepts NULL */
 
 size_t tok_vocab_size(const tok_tokenizer *t);
@@ -44,6 +48,15 @@ int32_t tok_bos_id(const tok_tokenizer *t);   /* -1 when none */
 int32_t tok_eos_id(const tok_tokenizer *t);   /* -1 when none */
 /* Whether id is a special/control token (skipped by skip_special decoding). */
 int tok_is_special(const tok_tokenizer *t, int32_t id);
+/* Whether id ends generation: the EOS id, or a special token that ends a turn or a document
+ * (<|eot_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|endoftext|>, ... and generation_config.json's
+ * eos_token_id list for Hugging Face folders). */
+int tok_is_eog(const tok_tokenizer *t, int32_t id);
+/* The token's string as the vocabulary writes it (e.g. "▁the", "Ġthe", "<0x0A>", "<s>"), not
+ * NUL-terminated, valid while t lives; NULL (and *len = 0) for an id outside the vocabulary. */
+const char *tok_token_text(const tok_tokenizer *t, int32_t id, size_t *len);
+/* The id of the token whose string is exactly text[0..len) (added tokens first), or -1. */
+int32_t tok_token_id(const tok_tokenizer *t, const char *text, size_t len);
 
 /* Appends the ids of `text` (len bytes, any bytes: invalid UTF-8 gives a sane result, never an
  * error) to *out. add_special: add BOS/EOS as the tokenizer's configuration says. Special tokens
@@ -51,8 +64,22 @@ int tok_is_special(const tok_tokenizer *t, int32_t id);
 lm_status tok_encode(const tok_tokenizer *t, const char *text, size_t len, int add_special,
                      tok_ids *out, lm_error *err);
 
+/* Options of tok_encode_with(). */
+typedef struct {
+    int add_special;   /* add BOS/EOS as the tokenizer's post-processor says */
+    int parse_special; /* match special tokens written in the text (tok_encode: on). Off, their
+                        * text is tokenized as plain text (use for untrusted user content);
+                        * non-special added tokens are still matched, as in Hugging Face. */
+} tok_encode_opts;
+
+/* tok_encode() with options. Errors: LM_ERR_LIMIT past LM_TOK_MAX_TEXT_BYTES, LM_ERR_NOMEM. */
+lm_status tok_encode_with(const tok_tokenizer *t, const char *text, size_t len,
+                          const tok_encode_opts *opts, tok_ids *out, lm_error *err);
+
 /* Appends the decoded text of ids[0..n) to *out, as the tokenizer's decoder does for a whole
- * sequence (e.g. SentencePiece drops the leading space of the first piece). */
+ * sequence (e.g. SentencePiece drops the leading space of the first piece). Ids outside the
+ * vocabulary are skipped (as Hugging Face does). The text is valid UTF-8: bytes that do not form
+ * characters become U+FFFD. */
 lm_status tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                      lm_buf *out, lm_error *err);
 
@@ -68,7 +95,8 @@ typedef struct {
 } tok_stream;
 
 void tok_stream_init(tok_stream *s, const tok_tokenizer *t, int skip_special);
-/* Appends the text that `id` completes to *out. */
+/* Appends the text that `id` completes to *out (possibly nothing). Ids outside the vocabulary
+ * are ignored. */
 void tok_stream_push(tok_stream *s, int32_t id, lm_buf *out);
 /* Appends what is left (incomplete bytes as U+FFFD). */
 void tok_stream_flush(tok_stream *s, lm_buf *out);

@@ -1,0 +1,27 @@
+/* tok_load.c — tok_load_path(): picks the loader for a path (GGUF file, model folder, or a
+ * tokenizer.json file). */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tokenizer/tok_impl.h"
+
+lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err) {
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) return err_set(err, LM_ERR_IO, "%s: no such file or folder", path);
+    if (S_ISDIR(st.st_mode)) return tok_load_hf(path, out, err);
+    size_t n = strlen(path);
+    if (n >= 14 && strcmp(path + n - 14, "tokenizer.json") == 0) {
+        char dir[4096];
+        size_t dl = n - 14;
+        if (dl >= sizeof dir) return err_set(err, LM_ERR_INVALID, "path too long: %s", path);
+        memcpy(dir, path, dl);
+        dir[dl] = '\0';
+        return tok_load_hf(dl ? dir : ".", out, err);
+    }
+    gguf_file *f = NULL;
+    LM_TRY(gguf_open(path, &f, err));
+    lm_status s = tok_load_gguf(f, out, err);
+    gguf_close(f);
+    return s;
+}
