@@ -1,6 +1,5 @@
 /* cmd_stubs.c — the subcommands whose features are not built yet: tokenize and chat-template
- * parse their flags and answer --help, then report "not supported yet" (exit 2). Also a weak
- * cmd_generate, used only until cmd_generate.c provides the real one. */
+ * parse their flags and answer --help, then report "not supported yet" (exit 2). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -83,17 +82,5 @@ int cmd_chat_template(int argc, char **argv) {
     int rc = cli_parse_or_exit(&chat_template_command, argc, argv, &o);
     if (rc != CLI_CONTINUE) return rc;
     fprintf(stderr, "%s: not supported yet\n", chat_template_command.name);
-    return CLI_EXIT_UNSUPPORTED;
-}
-
-/* ---------------------------------------------------------------- generate (placeholder) */
-
-/* Weak so that cmd_generate.c's strong definition replaces it without an edit here. In the lmcore
- * archive the linker still pulls cmd_generate.o for cmd_generate: it sorts before cmd_stubs.o
- * and the archive index lists its strong definition first. Remove once cmd_generate.c lands. */
-__attribute__((weak)) int cmd_generate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lmserve generate: not supported yet\n");
     return CLI_EXIT_UNSUPPORTED;
 }

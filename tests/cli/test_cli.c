@@ -488,6 +488,11 @@ static void test_bin_subcommands(void **state) {
     assert_int_equal(run_bin("chat-template --model m", out, sizeof out), 64);
     assert_non_null(strstr(out, "missing required flag --messages"));
 
+    assert_int_equal(run_bin("generate --help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "--prompt"));
+    assert_int_equal(run_bin("generate --prompt hi --max_tokenz 3", out, sizeof out), 64);
+    assert_non_null(strstr(out, "did you mean '--max_tokens'?"));
+
     /* a subcommand name is only recognised first; later it is a stray argument */
     assert_int_equal(run_bin("--log_level INFO tokenize", out, sizeof out), 64);
 }
