@@ -128,9 +128,13 @@ static int run(const gen_opts *o) {
         err_set(&err, LM_ERR_NOMEM, "out of memory");
         goto done;
     }
-    sampler_params sp = {.temperature = (float)o->temperature, .top_k = (int)o->top_k,
-                         .top_p = (float)o->top_p, .seed = (uint64_t)o->seed};
+    sampler_params sp = sampler_params_default();
+    sp.temperature = (float)o->temperature;
+    sp.top_k = (int)o->top_k;
+    sp.top_p = (float)o->top_p;
+    sp.seed = (uint64_t)o->seed;
     if (sampler_init(&smp, &sp, m->hp.n_vocab, &err) != LM_OK) goto done;
+    sampler_set_prompt(&smp, prompt.ids, prompt.n);
 
     double t0 = now_s();
     /* the prompt in chunks of at most one step's batch */
@@ -149,6 +153,7 @@ static int run(const gen_opts *o) {
     int32_t eos = tok_eos_id(tok);
     for (int64_t i = 0; i < o->max_tokens; i++) {
         int32_t id = sampler_sample(&smp, logits);
+        sampler_accept(&smp, id);
         tok_ids_push(&out_ids, id);
         if (id == eos && !o->ignore_eos) break;
         tok_stream_push(&ts, id, &piece);

@@ -132,8 +132,8 @@ static float gelu(float x) { /* tanh approximation, as the served models were tr
 
 /* ---- KV cache ------------------------------------------------------------------------------ */
 
-static void *kv_at(const engine *e, unsigned char *pool, int layer, int block, int offset) {
-    return pool + ((size_t)layer * (size_t)e->p.n_blocks + (size_t)block) * e->block_stride +
+static void *kv_at(const engine *e, unsigned char *base, int layer, int block, int offset) {
+    return base + ((size_t)layer * (size_t)e->p.n_blocks + (size_t)block) * e->block_stride +
            (size_t)offset * (size_t)e->kv_dim * e->kv_elem;
 }
 
@@ -473,11 +473,11 @@ lm_status engine_create(const model *m, const engine_params *params, engine **ou
     e->kv_elem = p.kv_type == GGML_TYPE_F32 ? 4 : 2;
     e->block_stride = (size_t)p.block_size * (size_t)e->kv_dim * e->kv_elem;
     e->max_blocks_per_seq = max_blocks_per_seq;
-    size_t pool = (size_t)hp->n_layer * (size_t)p.n_blocks * e->block_stride;
+    size_t pool_bytes = (size_t)hp->n_layer * (size_t)p.n_blocks * e->block_stride;
     size_t T = (size_t)p.max_batch_tokens;
 
-    e->k_pool = malloc(pool);
-    e->v_pool = malloc(pool);
+    e->k_pool = malloc(pool_bytes);
+    e->v_pool = malloc(pool_bytes);
     e->block_ref = calloc((size_t)p.n_blocks, sizeof *e->block_ref);
     e->free_list = malloc((size_t)p.n_blocks * sizeof *e->free_list);
     e->seqs = calloc((size_t)p.max_seqs, sizeof *e->seqs);
@@ -502,7 +502,7 @@ lm_status engine_create(const model *m, const engine_params *params, engine **ou
     if (!ok) {
         engine_destroy(e);
         return err_set(err, LM_ERR_NOMEM, "out of memory for the engine (KV pool %zu MiB)",
-                       2 * pool >> 20);
+                       2 * pool_bytes >> 20);
     }
     for (int i = 0; i < p.n_blocks; i++) e->free_list[i] = p.n_blocks - 1 - i; /* pop 0 first */
     e->n_free = p.n_blocks;
