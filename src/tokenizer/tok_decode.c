@@ -326,7 +326,9 @@ lm_status tok_decode_strings(const tok_tokenizer *t, const char **strs, const si
 
 /* ---------------------------------------------------------------- public decoding */
 
-static int id_ok(const tok_tokenizer *t, int32_t id) { return id >= 0 && id < t->n_vocab; }
+static int id_ok(const tok_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->n_vocab && !(t->pieces[id].flags & TOK_F_HOLE);
+}
 
 lm_status tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                      lm_buf *out, lm_error *err) {

@@ -64,6 +64,25 @@ int tok_utf8_is_space(uint32_t cp);
 
 extern const char tok_utf8_replacement[3]; /* U+FFFD, 3 bytes, no NUL */
 
+/* Walks the characters of valid UTF-8 text:
+ *   tok_char_iter it = {s, n}; while (tok_char_next(&it)) use(it.cp, it.pos, it.len); */
+typedef struct {
+    const char *s;
+    size_t n;
+    size_t pos, len;   /* the current character: s[pos .. pos+len) */
+    uint32_t cp;
+} tok_char_iter;
+
+static inline int tok_char_next(tok_char_iter *it) {
+    it->pos += it->len;
+    if (it->pos >= it->n) return 0;
+    const unsigned char *u = (const unsigned char *)it->s + it->pos;
+    size_t l = tok_utf8_valid_len(u, it->n - it->pos);
+    it->len = l ? l : 1; /* a stray byte (never in repaired text) counts as one character */
+    it->cp = l ? tok_utf8_decode(u, l) : 0xFFFD;
+    return 1;
+}
+
 /* ---------------------------------------------------------------- string -> id map (tok_map.c) */
 
 /* Open-addressing hash map from byte strings to int32 values. Keys are copied into the map. */
@@ -117,6 +136,7 @@ enum {
     TOK_F_SINGLE_WORD = 1 << 4, /* matched only when not inside a word */
     TOK_F_NORMALIZED = 1 << 5,  /* matched in normalized text rather than raw text */
     TOK_F_EOG = 1 << 6,         /* ends generation (eos, eot, ...) */
+    TOK_F_HOLE = 1 << 7,        /* no token has this id (a gap in tokenizer.json's ids) */
 };
 
 typedef struct {

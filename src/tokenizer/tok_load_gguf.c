@@ -22,7 +22,7 @@ static const char META_SPACE[] = "\xE2\x96\x81"; /* U+2581 "▁" */
 /* Token texts that end a turn or a document, beside the declared EOS (llama.cpp's list). */
 static const char *const EOG_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "<|end_of_text|>", "<|return|>", "<|call|>",
+    "<EOT>", "<|end_of_text|>", "<|return|>", "<|call|>", "<eos>", "</s>",
 };
 
 static char *dup_bytes(const char *s, size_t n) {

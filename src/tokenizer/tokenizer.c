@@ -80,19 +80,32 @@ lm_status tok_push_step(tok_step **arr, size_t *n, const tok_step *s, lm_error *
 }
 
 lm_status tok_build_added(tok_tokenizer *t, lm_error *err) {
-    for (int32_t id = 0; id < t->n_vocab; id++) {
+    lm_buf norm = {0};
+    lm_status st = LM_OK;
+    for (int32_t id = 0; id < t->n_vocab && st == LM_OK; id++) {
         const tok_piece *p = &t->pieces[id];
         if (!(p->flags & TOK_F_ADDED) || p->len == 0) continue;
         const char *s = t->text + p->off;
-        tok_trie *tr = (p->flags & TOK_F_NORMALIZED) ? &t->added_norm : &t->added_raw;
-        lm_status st = tok_trie_add(tr, s, p->len, id);
-        if (st == LM_OK && tok_map_get(&t->added_by_text, s, p->len) < 0)
-            st = tok_map_put(&t->added_by_text, s, p->len, id);
-        if (st != LM_OK) return err_set(err, st, "tokenizer: cannot index added token %d", id);
-        if (p->flags & TOK_F_NORMALIZED) t->has_added_norm = 1;
-        else t->has_added = 1;
+        size_t len = p->len;
+        if (p->flags & TOK_F_NORMALIZED) {
+            /* matched in normalized text, so its own text is normalized the same way */
+            buf_reset(&norm);
+            buf_append(&norm, s, len);
+            st = tok_normalize(t, t->norm, t->n_norm, 0, &norm, err);
+            if (st != LM_OK) break;
+            if (norm.oom) st = LM_ERR_NOMEM;
+            st = st == LM_OK ? tok_trie_add(&t->added_norm, norm.data, norm.len, id) : st;
+            t->has_added_norm = 1;
+        } else {
+            st = tok_trie_add(&t->added_raw, s, len, id);
+            t->has_added = 1;
+        }
+        if (st == LM_OK && tok_map_get(&t->added_by_text, s, len) < 0)
+            st = tok_map_put(&t->added_by_text, s, len, id);
+        if (st != LM_OK) st = err_set(err, st, "tokenizer: cannot index added token %d", id);
     }
-    return LM_OK;
+    buf_fini(&norm);
+    return st;
 }
 
 /* ---------------------------------------------------------------- byte tables */
@@ -148,7 +161,7 @@ int tok_is_eog(const tok_tokenizer *t, int32_t id) {
 }
 
 const char *tok_token_text(const tok_tokenizer *t, int32_t id, size_t *len) {
-    if (id < 0 || id >= t->n_vocab) {
+    if (id < 0 || id >= t->n_vocab || (t->pieces[id].flags & TOK_F_HOLE)) {
         if (len) *len = 0;
         return NULL;
     }
