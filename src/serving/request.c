@@ -1,0 +1,320 @@
+/* request.c — one generation request: submission, its output channel, and what the loop does with
+ * each new token (sample, detokenize, stop strings, finish).
+ *
+ * Text flows: token -> tok_stream (complete UTF-8 only) -> r->text (everything generated) ->
+ * released to r->out_text up to the point where no stop string can still be forming; gen_poll
+ * moves out_text to the reader. */
+#include "serving/serving_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+gen_params gen_params_default(void) {
+    gen_params p;
+    memset(&p, 0, sizeof p);
+    p.sampling = sampler_params_default();
+    p.skip_special_tokens = 1;
+    return p;
+}
+
+void gen_chunk_fini(gen_chunk *c) {
+    buf_fini(&c->text);
+    for (size_t i = 0; i < c->n_tokens; i++) free(c->tokens[i].text);
+    free(c->tokens);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------ */
+
+static void request_free(gen_request *r) {
+    free(r->prompt);
+    for (int i = 0; i < GEN_MAX_STOP; i++) free(r->stop_store[i]);
+    buf_fini(&r->out_text);
+    for (size_t i = 0; i < r->n_out_tokens; i++) free(r->out_tokens[i].text);
+    free(r->out_tokens);
+    buf_fini(&r->text);
+    sampler_fini(&r->smp);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+void request_unref(gen_request *r) {
+    pthread_mutex_lock(&r->mu);
+    int left = --r->refs;
+    pthread_mutex_unlock(&r->mu);
+    if (left == 0) request_free(r);
+}
+
+void gen_release(gen_request *r) {
+    if (r) request_unref(r);
+}
+
+void gen_cancel(gen_request *r) {
+    if (!r) return;
+    atomic_store(&r->cancel, 1);
+    servable_wake(r->s);
+}
+
+void gen_set_notify(gen_request *r, void (*fn)(void *ctx), void *ctx) {
+    pthread_mutex_lock(&r->mu);
+    r->notify = fn;
+    r->notify_ctx = ctx;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- submission ---------------------------------------------------------------------------- */
+
+lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_error *err) {
+    *out = NULL;
+    if (atomic_load(&s->state) != SERVABLE_AVAILABLE)
+        return err_set(err, LM_ERR_UNSUPPORTED, "model '%s' is not available", s->name);
+    if (p->n_prompt == 0) return err_set(err, LM_ERR_INVALID, "the prompt is empty");
+    if (p->n_prompt > (size_t)s->max_prompt)
+        return err_set(err, LM_ERR_LIMIT, "the prompt has %zu tokens, more than the %d this model accepts",
+                       p->n_prompt, s->max_prompt);
+    if (p->max_tokens < 0) return err_set(err, LM_ERR_INVALID, "max_tokens %d must be >= 0", p->max_tokens);
+    if (p->n_stop < 0 || p->n_stop > GEN_MAX_STOP)
+        return err_set(err, LM_ERR_INVALID, "stop: at most %d strings", GEN_MAX_STOP);
+    if (p->top_logprobs < 0 || p->top_logprobs > GEN_MAX_TOP_LOGPROBS)
+        return err_set(err, LM_ERR_INVALID, "top_logprobs %d must be in [0, %d]", p->top_logprobs,
+                       GEN_MAX_TOP_LOGPROBS);
+    int V = s->m->hp.n_vocab;
+    for (size_t i = 0; i < p->n_prompt; i++)
+        if (p->prompt[i] < 0 || p->prompt[i] >= V)
+            return err_set(err, LM_ERR_INVALID, "prompt token %d is outside the vocabulary [0, %d)",
+                           p->prompt[i], V);
+
+    gen_request *r = calloc(1, sizeof *r);
+    if (!r) return err_set(err, LM_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->s = s;
+    r->p = *p;
+    r->refs = 2; /* the caller's and the loop's */
+    r->seq = -1;
+    r->prompt = malloc(p->n_prompt * sizeof *r->prompt);
+    lm_status st = r->prompt ? LM_OK : err_set(err, LM_ERR_NOMEM, "out of memory");
+    if (st == LM_OK) {
+        memcpy(r->prompt, p->prompt, p->n_prompt * sizeof *r->prompt);
+        r->n_prompt = p->n_prompt;
+        r->p.prompt = r->prompt;
+    }
+    for (int i = 0; st == LM_OK && i < p->n_stop; i++) {
+        if (!p->stop[i] || !*p->stop[i]) {
+            st = err_set(err, LM_ERR_INVALID, "stop[%d] must be a non-empty string", i);
+            break;
+        }
+        r->stop_store[i] = strdup(p->stop[i]);
+        if (!r->stop_store[i]) st = err_set(err, LM_ERR_NOMEM, "out of memory");
+        r->p.stop[i] = r->stop_store[i];
+        size_t n = strlen(p->stop[i]);
+        if (n > r->max_stop_len) r->max_stop_len = n;
+    }
+    for (int i = p->n_stop; i < GEN_MAX_STOP; i++) r->p.stop[i] = NULL;
+    if (st == LM_OK) st = sampler_init(&r->smp, &p->sampling, V, err);
+    if (st != LM_OK) {
+        request_free(r);
+        return st;
+    }
+    sampler_set_prompt(&r->smp, r->prompt, r->n_prompt);
+    tok_stream_init(&r->ts, s->tok, p->skip_special_tokens);
+    r->prompt_tokens = r->n_prompt;
+    servable_enqueue(s, r);
+    *out = r;
+    return LM_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+static int has_output(const gen_request *r) {
+    return r->out_text.len > 0 || r->n_out_tokens > 0 || (r->finish != GEN_FINISH_NONE);
+}
+
+int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
+    pthread_mutex_lock(&r->mu);
+    if (timeout_ms < 0) {
+        while (!has_output(r)) pthread_cond_wait(&r->cv, &r->mu);
+    } else if (timeout_ms > 0 && !has_output(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!has_output(r))
+            if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) break;
+    }
+    int got = has_output(r);
+    if (got) {
+        /* hand the buffers over whole: no copy */
+        buf_fini(&chunk->text);
+        chunk->text = r->out_text;
+        memset(&r->out_text, 0, sizeof r->out_text);
+        chunk->tokens = r->out_tokens;
+        chunk->n_tokens = r->n_out_tokens;
+        r->out_tokens = NULL;
+        r->n_out_tokens = r->cap_out_tokens = 0;
+        chunk->finish = r->finish;
+        if (r->finish != GEN_FINISH_NONE) {
+            chunk->prompt_tokens = r->prompt_tokens;
+            chunk->completion_tokens = r->completion_tokens;
+            chunk->err = r->err;
+            r->finish_polled = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return got;
+}
+
+/* ---- the loop's side ----------------------------------------------------------------------- */
+
+/* Appends to the reader's channel and wakes it. */
+static void deliver(gen_request *r, const char *text, size_t len, gen_token *tok, gen_finish fin,
+                    const lm_error *err) {
+    pthread_mutex_lock(&r->mu);
+    if (len) buf_append(&r->out_text, text, len);
+    if (tok) {
+        if (r->n_out_tokens == r->cap_out_tokens) {
+            size_t cap = r->cap_out_tokens ? 2 * r->cap_out_tokens : 8;
+            gen_token *grown = realloc(r->out_tokens, cap * sizeof *grown);
+            if (grown) {
+                r->out_tokens = grown;
+                r->cap_out_tokens = cap;
+            }
+        }
+        if (r->n_out_tokens < r->cap_out_tokens) r->out_tokens[r->n_out_tokens++] = *tok;
+        else free(tok->text);
+    }
+    if (fin != GEN_FINISH_NONE && r->finish == GEN_FINISH_NONE) {
+        r->finish = fin;
+        r->completion_tokens = (size_t)r->n_generated;
+        if (err) r->err = *err;
+    }
+    void (*fn)(void *) = r->notify;
+    void *ctx = r->notify_ctx;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (fn) fn(ctx);
+}
+
+/* Length of the longest suffix of text that is a proper prefix of some stop string: bytes that
+ * must be held back because a stop string may be forming. */
+static size_t stop_holdback(const gen_request *r) {
+    size_t best = 0, len = r->text.len;
+    for (int i = 0; i < r->p.n_stop; i++) {
+        const char *st = r->p.stop[i];
+        size_t n = strlen(st);
+        for (size_t k = n - 1; k > best; k--) {
+            if (k <= len && memcmp(r->text.data + len - k, st, k) == 0) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+/* Finds the earliest stop string that ends at or after `from`; returns its start or -1. */
+static long find_stop(const gen_request *r, size_t from, size_t *stop_len) {
+    long best = -1;
+    for (int i = 0; i < r->p.n_stop; i++) {
+        const char *st = r->p.stop[i];
+        size_t n = strlen(st);
+        size_t start = from >= n ? from - n + 1 : 0;
+        if (start > r->text.len) continue;
+        const char *hit = memmem(r->text.data + start, r->text.len - start, st, n);
+        if (hit && (best < 0 || hit - r->text.data < best)) {
+            best = hit - r->text.data;
+            *stop_len = n;
+        }
+    }
+    return best;
+}
+
+/* Releases generated text up to `upto` bytes of r->text. */
+static void release_text(gen_request *r, size_t upto, gen_token *tok, gen_finish fin,
+                         const lm_error *err) {
+    size_t n = upto > r->emitted ? upto - r->emitted : 0;
+    deliver(r, r->text.data ? r->text.data + r->emitted : "", n, tok, fin, err);
+    if (upto > r->emitted) r->emitted = upto;
+}
+
+void request_finish(gen_request *r, gen_finish why, const lm_error *err) {
+    if (r->finished) return;
+    r->finished = 1;
+    size_t upto = r->text.len;
+    if (why == GEN_FINISH_STOP || why == GEN_FINISH_LENGTH) {
+        /* the last incomplete bytes become U+FFFD; they may complete a stop string */
+        size_t before = r->text.len;
+        tok_stream_flush(&r->ts, &r->text);
+        size_t stop_len = 0;
+        long at = r->p.n_stop ? find_stop(r, before, &stop_len) : -1;
+        if (at >= 0) {
+            upto = r->p.include_stop_str_in_output ? (size_t)at + stop_len : (size_t)at;
+            why = GEN_FINISH_STOP;
+        } else {
+            upto = r->text.len;
+        }
+    }
+    release_text(r, upto, NULL, why, err);
+}
+
+/* Makes the logprobs record of a chosen token. */
+static int token_record(gen_request *r, const float *logits, int32_t id, gen_token *out) {
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    out->n_top = r->p.top_logprobs;
+    out->logprob = sampler_logprobs(logits, r->s->m->hp.n_vocab, id, out->n_top, out->top);
+    /* the token's own bytes: a fresh stream gives complete characters, its pending the rest */
+    tok_stream ts;
+    tok_stream_init(&ts, r->s->tok, 0);
+    lm_buf b = {0};
+    tok_stream_push(&ts, id, &b);
+    buf_append(&b, ts.pending, ts.n_pending);
+    if (!b.data) buf_append(&b, "", 0);
+    out->text = b.data;
+    out->text_len = b.len;
+    return b.oom ? -1 : 0;
+}
+
+void request_on_logits(servable *s, gen_request *r, const float *logits) {
+    int32_t id = sampler_sample(&r->smp, logits);
+    sampler_accept(&r->smp, id);
+    r->n_generated++;
+    r->last = id;
+    gen_token rec, *tok = NULL;
+    if (r->p.logprobs && token_record(r, logits, id, &rec) == 0) tok = &rec;
+
+    if (!r->p.ignore_eos && servable_is_eos(s, id)) {
+        if (tok) deliver(r, "", 0, tok, GEN_FINISH_NONE, NULL);
+        request_finish(r, GEN_FINISH_STOP, NULL);
+        return;
+    }
+    size_t before = r->text.len;
+    tok_stream_push(&r->ts, id, &r->text);
+    if (r->p.n_stop) {
+        size_t stop_len = 0;
+        long at = find_stop(r, before, &stop_len);
+        if (at >= 0) {
+            r->finished = 1;
+            size_t upto = r->p.include_stop_str_in_output ? (size_t)at + stop_len : (size_t)at;
+            release_text(r, upto, tok, GEN_FINISH_STOP, NULL);
+            return;
+        }
+    }
+    int at_limit = (r->p.max_tokens > 0 && r->n_generated >= r->p.max_tokens) ||
+                   r->n_prompt + (size_t)r->n_generated >= (size_t)s->n_ctx;
+    if (at_limit) {
+        if (tok) deliver(r, "", 0, tok, GEN_FINISH_NONE, NULL);
+        request_finish(r, GEN_FINISH_LENGTH, NULL);
+        return;
+    }
+    size_t hold = r->p.n_stop ? stop_holdback(r) : 0;
+    release_text(r, r->text.len - hold, tok, GEN_FINISH_NONE, NULL);
+}

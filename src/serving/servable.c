@@ -1,0 +1,382 @@
+/* servable.c — loading a model for serving and the generation loop that drives its engine.
+ *
+ * The loop does continuous batching: each iteration admits queued requests (FIFO) whose
+ * worst-case KV need (prompt + max_tokens, capped at the context) fits the blocks not yet
+ * reserved, so a running sequence can never run out of KV memory; then one engine step advances
+ * every running request: a prompt chunk for those still prefilling, one token for the others;
+ * then samples, detokenizes, checks stop conditions and hands text to each request's channel
+ * (request.c). Cancelled requests are finished between steps, on this thread. */
+#include "serving/serving_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "compute/quant.h"
+#include "model/hfconfig.h"
+
+#define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
+#define DEFAULT_KV_SEQS 4         /* full-context sequences the default KV cache holds */
+#define STEP_TOKENS 512           /* most tokens in one engine step */
+
+/* ---- loading ------------------------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Reads a whole small text file; NULL when absent or unreadable. */
+static char *read_text(const char *path, size_t max) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    lm_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= max) buf_append(&b, chunk, n);
+    fclose(f);
+    if (b.oom || b.len > max) {
+        buf_fini(&b);
+        return NULL;
+    }
+    if (!b.data) buf_append(&b, "", 0);
+    return b.data;
+}
+
+/* Folder holding the model's side files: the path itself, or the .gguf file's folder. */
+static void model_dir(const char *path, char *out, size_t size) {
+    if (is_dir(path)) {
+        snprintf(out, size, "%s", path);
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, size, ".");
+    else snprintf(out, size, "%.*s", (int)(slash - path), path);
+}
+
+/* The chat template source: GGUF metadata tokenizer.chat_template, else tokenizer_config.json's
+ * chat_template (a string), else chat_template.jinja in the model folder. NULL when none. */
+static char *find_template(const servable *s, const char *dir) {
+    if (s->m->gguf) {
+        gguf_str t;
+        if (gguf_get_str(s->m->gguf, "tokenizer.chat_template", &t, NULL) == LM_OK)
+            return strndup(t.ptr, (size_t)t.len);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    json_t *cfg = json_load_file(path, 0, NULL);
+    if (cfg) {
+        json_t *t = json_object_get(cfg, "chat_template");
+        char *src = json_is_string(t) ? strdup(json_string_value(t)) : NULL;
+        json_decref(cfg);
+        if (src) return src;
+    }
+    snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+    return read_text(path, 1 << 20);
+}
+
+static void load_defaults(servable *s, const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    char *text = read_text(path, 1 << 20);
+    if (!text) return;
+    hfconfig_generation g;
+    lm_error err;
+    err_clear(&err);
+    if (hfconfig_parse_generation(text, strlen(text), &g, &err) != LM_OK) {
+        log_warn("%s: ignoring generation_config.json: %s", s->name, err.msg);
+        free(text);
+        return;
+    }
+    free(text);
+    gen_defaults *d = &s->defaults;
+    if (g.has_temperature) { d->has_temperature = 1; d->temperature = (float)g.temperature; }
+    if (g.has_top_p) { d->has_top_p = 1; d->top_p = (float)g.top_p; }
+    if (g.has_top_k) { d->has_top_k = 1; d->top_k = (int)g.top_k; }
+    if (g.has_repetition_penalty) {
+        d->has_repetition_penalty = 1;
+        d->repetition_penalty = (float)g.repetition_penalty;
+    }
+    if (g.has_max_new_tokens) { d->has_max_new_tokens = 1; d->max_new_tokens = (int)g.max_new_tokens; }
+    for (uint32_t i = 0; i < g.n_eos && s->n_eos < SERVABLE_MAX_EOS; i++)
+        s->eos[s->n_eos++] = (int32_t)g.eos_token_ids[i];
+}
+
+static lm_status make_engine(servable *s, lm_error *err) {
+    const model_hparams *hp = &s->m->hp;
+    engine_params p = engine_params_default();
+    p.n_ctx = s->n_ctx;
+    p.max_seqs = s->max_seqs;
+    p.max_batch_tokens = STEP_TOKENS;
+    int blocks_per_seq = (s->n_ctx + p.block_size - 1) / p.block_size;
+    size_t block_bytes = 2 * (size_t)hp->n_layer * (size_t)p.block_size *
+                         (size_t)hp->n_head_kv * (size_t)hp->head_dim * 2 /* f16 */;
+    int64_t n_blocks;
+    if (s->cfg.cache_size_gb > 0)
+        n_blocks = (int64_t)(s->cfg.cache_size_gb * 1e9 / (double)block_bytes);
+    else
+        n_blocks = (int64_t)blocks_per_seq * (s->max_seqs < DEFAULT_KV_SEQS ? s->max_seqs : DEFAULT_KV_SEQS);
+    if (n_blocks < blocks_per_seq) n_blocks = blocks_per_seq; /* one full sequence always fits */
+    if (n_blocks > (1 << 24)) n_blocks = 1 << 24;
+    p.n_blocks = (int)n_blocks;
+    s->n_blocks = p.n_blocks;
+    s->block_size = p.block_size;
+    log_info("%s: KV cache %d blocks of %d positions (%.1f MiB), %d sequences of up to %d",
+             s->name, p.n_blocks, p.block_size, (double)n_blocks * (double)block_bytes / 1048576.0,
+             s->max_seqs, s->n_ctx);
+    return engine_create(s->m, &p, &s->e, err);
+}
+
+static lm_status load(servable *s, lm_error *err) {
+    const servable_config *c = &s->cfg;
+    char dir[4096];
+    model_dir(c->path, dir, sizeof dir);
+    LM_TRY(model_load(c->path, &c->weights, &s->m, err));
+    LM_TRY(tok_load_path(c->path, &s->tok, err));
+    s->n_ctx = c->n_ctx > 0 ? c->n_ctx : s->m->hp.n_ctx_train;
+    s->max_prompt = c->max_prompt_len > 0 && c->max_prompt_len < s->n_ctx ? c->max_prompt_len : s->n_ctx - 1;
+    s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
+    LM_TRY(make_engine(s, err));
+    load_defaults(s, dir);
+    s->template_src = find_template(s, dir);
+    if (s->template_src) LM_TRY(servable_template_compile(s, err));
+    size_t len;
+    const char *t;
+    if ((t = tok_token_text(s->tok, tok_bos_id(s->tok), &len))) s->bos_text = strndup(t, len);
+    if ((t = tok_token_text(s->tok, tok_eos_id(s->tok), &len))) s->eos_text = strndup(t, len);
+    return LM_OK;
+}
+
+lm_status servable_create(const servable_config *cfg, servable **out, lm_error *err) {
+    *out = NULL;
+    if (!cfg->name || !*cfg->name) return err_set(err, LM_ERR_INVALID, "a served model needs a name");
+    if (!cfg->path || !*cfg->path)
+        return err_set(err, LM_ERR_INVALID, "model '%s' has no path", cfg->name);
+    servable *s = calloc(1, sizeof *s);
+    if (!s) return err_set(err, LM_ERR_NOMEM, "out of memory");
+    s->cfg = *cfg;
+    s->name = strdup(cfg->name);
+    s->cfg.name = s->name;
+    s->cfg.path = s->path = strdup(cfg->path);
+    s->cfg.tool_parser = dup_or_null(cfg->tool_parser);
+    s->cfg.reasoning_parser = dup_or_null(cfg->reasoning_parser);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    atomic_store(&s->state, SERVABLE_LOADING);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lm_status st = (s->name && s->path) ? load(s, err) : err_set(err, LM_ERR_NOMEM, "out of memory");
+    if (st == LM_OK) {
+        s->running = calloc((size_t)s->max_seqs, sizeof *s->running);
+        s->logits = malloc((size_t)s->max_seqs * (size_t)s->m->hp.n_vocab * sizeof(float));
+        if (!s->running || !s->logits) st = err_set(err, LM_ERR_NOMEM, "out of memory");
+    }
+    if (st == LM_OK && pthread_create(&s->loop, NULL, servable_loop, s) != 0)
+        st = err_set(err, LM_ERR_INTERNAL, "cannot start the generation loop thread");
+    if (st != LM_OK) {
+        s->loop_started = 0;
+        servable_destroy(s);
+        return st;
+    }
+    s->loop_started = 1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    s->created = (int64_t)time(NULL);
+    atomic_store(&s->state, SERVABLE_AVAILABLE);
+    log_info("%s: loaded %s (%s, %d layers, %.1f MiB of weights) in %.2f s", s->name, s->path,
+             s->m->arch.name, s->m->hp.n_layer, (double)model_weight_bytes(s->m) / 1048576.0,
+             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    *out = s;
+    return LM_OK;
+}
+
+void servable_destroy(servable *s) {
+    if (!s) return;
+    atomic_store(&s->state, SERVABLE_UNLOADING);
+    if (s->loop_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->loop, NULL);
+    }
+    servable_template_free(s);
+    free(s->template_src);
+    free(s->bos_text);
+    free(s->eos_text);
+    free(s->running);
+    free(s->logits);
+    engine_destroy(s->e);
+    tok_destroy(s->tok);
+    model_destroy(s->m);
+    free((char *)s->cfg.tool_parser);
+    free((char *)s->cfg.reasoning_parser);
+    free(s->name);
+    free(s->path);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+const char *servable_name(const servable *s) { return s->name; }
+servable_state servable_get_state(const servable *s) { return (servable_state)atomic_load(&s->state); }
+int64_t servable_created(const servable *s) { return s->created; }
+int servable_context_len(const servable *s) { return s->n_ctx; }
+int servable_max_prompt_len(const servable *s) { return s->max_prompt; }
+const tok_tokenizer *servable_tokenizer(const servable *s) { return s->tok; }
+const gen_defaults *servable_defaults(const servable *s) { return &s->defaults; }
+
+lm_status servable_tokenize(const servable *s, const char *text, size_t len, int add_special,
+                            tok_ids *out, lm_error *err) {
+    return tok_encode(s->tok, text, len, add_special, out, err);
+}
+
+int servable_is_eos(const servable *s, int32_t id) {
+    for (int i = 0; i < s->n_eos; i++)
+        if (s->eos[i] == id) return 1;
+    return tok_is_eog(s->tok, id);
+}
+
+/* ---- the generation loop ------------------------------------------------------------------- */
+
+static int blocks_for(const servable *s, int64_t positions) {
+    if (positions > s->n_ctx) positions = s->n_ctx;
+    return (int)((positions + s->block_size - 1) / s->block_size);
+}
+
+/* Worst-case KV blocks a request may need. */
+static int reserve_of(const servable *s, const gen_request *r) {
+    int64_t gen = r->p.max_tokens > 0 ? r->p.max_tokens : s->n_ctx;
+    return blocks_for(s, (int64_t)r->n_prompt + gen);
+}
+
+/* Takes queued requests that fit, in order; finishes cancelled ones. Called with s->mu held. */
+static void admit(servable *s) {
+    while (s->queue_head && s->n_running < s->max_seqs) {
+        gen_request *r = s->queue_head;
+        if (atomic_load(&r->cancel) || s->stopping) {
+            s->queue_head = r->next;
+            if (!s->queue_head) s->queue_tail = NULL;
+            request_finish(r, GEN_FINISH_CANCELLED, NULL);
+            request_unref(r);
+            continue;
+        }
+        int need = reserve_of(s, r);
+        if (need > s->n_blocks - s->reserved) break; /* FIFO: wait for room */
+        lm_error err;
+        err_clear(&err);
+        if (engine_seq_open(s->e, &r->seq, &err) != LM_OK) break;
+        s->queue_head = r->next;
+        if (!s->queue_head) s->queue_tail = NULL;
+        r->reserved = need;
+        s->reserved += need;
+        s->running[s->n_running++] = r;
+    }
+}
+
+static void retire(servable *s, int i) {
+    gen_request *r = s->running[i];
+    engine_seq_close(s->e, r->seq);
+    s->reserved -= r->reserved;
+    s->running[i] = s->running[--s->n_running];
+    request_unref(r);
+}
+
+/* One engine step over every running request; then sampling and output. */
+static void step(servable *s) {
+    engine_item items[s->n_running > 0 ? s->n_running : 1];
+    int owner[s->n_running > 0 ? s->n_running : 1];
+    int n_items = 0, budget = STEP_TOKENS, V = s->m->hp.n_vocab;
+    /* decode tokens first (one each), then prompt chunks with what is left */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < s->n_running && budget > 0; i++) {
+            gen_request *r = s->running[i];
+            int prefill = r->prefilled < r->n_prompt;
+            if (prefill != pass) continue;
+            float *logits = s->logits + (size_t)n_items * V;
+            if (!prefill) {
+                items[n_items] = (engine_item){r->seq, &r->last, 1, ENGINE_LOGITS_LAST, logits};
+                budget--;
+            } else {
+                size_t left = r->n_prompt - r->prefilled;
+                int n = left < (size_t)budget ? (int)left : budget;
+                int last = r->prefilled + (size_t)n == r->n_prompt;
+                items[n_items] = (engine_item){r->seq, r->prompt + r->prefilled, n,
+                                               last ? ENGINE_LOGITS_LAST : ENGINE_LOGITS_NONE,
+                                               logits};
+                budget -= n;
+            }
+            owner[n_items++] = i;
+        }
+    }
+    if (!n_items) return;
+    lm_error err;
+    err_clear(&err);
+    if (engine_step(s->e, items, n_items, &err) != LM_OK) {
+        log_error("%s: engine step failed: %s", s->name, err.msg);
+        for (int j = n_items - 1; j >= 0; j--) {
+            request_finish(s->running[owner[j]], GEN_FINISH_ERROR, &err);
+        }
+        return;
+    }
+    for (int j = 0; j < n_items; j++) {
+        gen_request *r = s->running[owner[j]];
+        if (r->prefilled < r->n_prompt) {
+            r->prefilled += (size_t)items[j].n_tokens;
+            if (r->prefilled < r->n_prompt) continue; /* more prompt to go */
+        }
+        request_on_logits(s, r, items[j].logits);
+    }
+}
+
+void *servable_loop(void *arg) {
+    servable *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->stopping && !s->queue_head && s->n_running == 0) pthread_cond_wait(&s->cv, &s->mu);
+        int stopping = s->stopping;
+        admit(s);
+        pthread_mutex_unlock(&s->mu);
+
+        /* finish what was cancelled (or everything, when stopping) */
+        for (int i = s->n_running - 1; i >= 0; i--) {
+            gen_request *r = s->running[i];
+            if (stopping || atomic_load(&r->cancel)) request_finish(r, GEN_FINISH_CANCELLED, NULL);
+        }
+        for (int i = s->n_running - 1; i >= 0; i--)
+            if (s->running[i]->finished) retire(s, i);
+        if (stopping) {
+            pthread_mutex_lock(&s->mu);
+            admit(s); /* drains the queue as cancelled */
+            pthread_mutex_unlock(&s->mu);
+            for (int i = s->n_running - 1; i >= 0; i--) {
+                request_finish(s->running[i], GEN_FINISH_CANCELLED, NULL);
+                retire(s, i);
+            }
+            return NULL;
+        }
+        step(s);
+        for (int i = s->n_running - 1; i >= 0; i--)
+            if (s->running[i]->finished) retire(s, i);
+    }
+}
+
+void servable_enqueue(servable *s, gen_request *r) {
+    pthread_mutex_lock(&s->mu);
+    r->next = NULL;
+    if (s->queue_tail) s->queue_tail->next = r;
+    else s->queue_head = r;
+    s->queue_tail = r;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void servable_wake(servable *s) {
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,96 @@
+/* serving_impl.h — private to src/serving: the servable and request structs shared by
+ * servable.c (loading, the generation loop), request.c (channels, stop strings, output) and
+ * chat.c (the chat template). */
+#ifndef LM_SERVING_SERVING_IMPL_H
+#define LM_SERVING_SERVING_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "serving/serving.h"
+
+#define SERVABLE_MAX_EOS 16
+
+struct servable {
+    servable_config cfg;         /* strings below are owned copies */
+    char *name, *path;
+    model *m;
+    engine *e;
+    tok_tokenizer *tok;
+    char *template_src;          /* chat template source; NULL when the model has none */
+    void *tpl;                   /* compiled template (chat.c) */
+    char *bos_text, *eos_text;   /* token strings for the template's bos_token / eos_token */
+    gen_defaults defaults;
+    int32_t eos[SERVABLE_MAX_EOS]; /* generation_config.json eos ids (plus tok_is_eog) */
+    int n_eos;
+    _Atomic int state;           /* servable_state */
+    int64_t created;
+    int n_ctx, max_prompt, max_seqs;
+    int n_blocks, block_size;
+    /* queue: guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gen_request *queue_head, *queue_tail;
+    int stopping;
+    /* loop thread only */
+    pthread_t loop;
+    int loop_started;
+    gen_request **running;       /* (max_seqs) */
+    int n_running;
+    int reserved;                /* KV blocks promised to running requests */
+    float *logits;               /* (max_seqs, n_vocab) one row per batch item */
+};
+
+struct gen_request {
+    servable *s;
+    /* immutable after gen_submit */
+    int32_t *prompt;
+    size_t n_prompt;
+    gen_params p;                /* p.stop[] point into stop_store */
+    char *stop_store[GEN_MAX_STOP];
+    size_t max_stop_len;
+    /* shared: guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    lm_buf out_text;             /* text not yet polled */
+    gen_token *out_tokens;
+    size_t n_out_tokens, cap_out_tokens;
+    gen_finish finish;           /* set by the loop when done */
+    int finish_polled;
+    size_t prompt_tokens, completion_tokens;
+    lm_error err;
+    void (*notify)(void *ctx);
+    void *notify_ctx;
+    _Atomic int cancel;
+    /* loop thread only */
+    gen_request *next;           /* queue link (guarded by s->mu while queued) */
+    int seq;
+    size_t prefilled;            /* prompt tokens evaluated */
+    int32_t last;                /* token to feed next */
+    int n_generated;
+    int reserved;                /* KV blocks reserved at admission */
+    int finished;                /* request_finish was called */
+    sampler smp;
+    tok_stream ts;
+    lm_buf text;                 /* all generated text (for stop strings) */
+    size_t emitted;              /* bytes of text handed to out_text */
+};
+
+/* servable.c */
+void *servable_loop(void *arg);
+void servable_enqueue(servable *s, gen_request *r);
+int servable_is_eos(const servable *s, int32_t id);
+void servable_wake(servable *s);
+
+/* request.c (loop thread) */
+void request_on_logits(servable *s, gen_request *r, const float *logits);
+void request_finish(gen_request *r, gen_finish why, const lm_error *err);
+void request_unref(gen_request *r);
+
+/* chat.c */
+lm_status servable_template_compile(servable *s, lm_error *err);
+void servable_template_free(servable *s);
+
+#endif
