@@ -128,7 +128,8 @@ lm_status gguf_get_array(const gguf_file *f, const char *key, gguf_type elem, gg
  * elements; O(i) for strings and nested arrays (walk with gguf_array_iter for whole arrays). */
 gguf_value gguf_array_get(const gguf_value *array, uint64_t i);
 
-/* Sequential walk over an array's elements: O(1) per step for every element type.
+/* Sequential walk over an array's elements: O(1) per step for scalars and strings; an element that
+ * is itself an array of strings or arrays costs a walk of its bytes (a whole walk stays linear).
  *   gguf_array_iter it = gguf_array_begin(&arr); gguf_value v;
  *   while (gguf_array_next(&it, &v)) { ... } */
 typedef struct {
