@@ -28,4 +28,53 @@
 #define LM_MAX_NEW_TOKENS (1 << 20)
 #endif
 
+/* ---- Chat templates (src/template). Templates come from downloaded model folders: untrusted.
+ * Each bound can also be lowered per render through tpl_options (tests do). ---- */
+
+/* Template source bytes. Real chat templates are under 64 KiB; 1 MiB stops "10 MB literal" bombs
+ * at compile time. */
+#ifndef LM_TPL_MAX_SOURCE
+#define LM_TPL_MAX_SOURCE (1u << 20)
+#endif
+
+/* Syntactic nesting (blocks inside blocks, parentheses, filter chains). Real templates nest < 10;
+ * 200 (Lua's LUAI_MAXCCALLS) keeps the recursive-descent parser far from the C stack's end. */
+#ifndef LM_TPL_MAX_NESTING
+#define LM_TPL_MAX_NESTING 200
+#endif
+
+/* Run-time evaluation depth: nested expression/statement evaluation plus macro calls. Bounds the
+ * C stack used by one render (infinite macro recursion stops here). Jinja2 itself relies on
+ * Python's limit of 1000 frames. */
+#ifndef LM_TPL_MAX_DEPTH
+#define LM_TPL_MAX_DEPTH 500
+#endif
+
+/* Loop iterations plus macro calls in one render. A 50-turn chat with tools needs a few
+ * thousand; 10M stops runaway loops within about a second. */
+#ifndef LM_TPL_MAX_STEPS
+#define LM_TPL_MAX_STEPS 10000000u
+#endif
+
+/* Elements of one range(). Jinja2's sandbox refuses ranges over 100,000 (MAX_RANGE); so do we. */
+#ifndef LM_TPL_MAX_RANGE
+#define LM_TPL_MAX_RANGE 100000
+#endif
+
+/* Bytes of rendered output, and of any single string built during a render. A prompt beyond
+ * 64 MiB is far past every model's context window. */
+#ifndef LM_TPL_MAX_OUTPUT
+#define LM_TPL_MAX_OUTPUT (64u << 20)
+#endif
+
+/* Scratch memory (values, strings, scopes) of one render. */
+#ifndef LM_TPL_MAX_MEMORY
+#define LM_TPL_MAX_MEMORY (256u << 20)
+#endif
+
+/* Wall-clock time of one render in milliseconds. Real renders take well under 1 ms. */
+#ifndef LM_TPL_MAX_TIME_MS
+#define LM_TPL_MAX_TIME_MS 2000u
+#endif
+
 #endif
