@@ -287,13 +287,43 @@ static lm_status spm_encode(const tok_tokenizer *t, tok_workspace *ws, const cha
     return LM_OK;
 }
 
+static lm_status encode_chunk(const tok_tokenizer *t, tok_workspace *ws, const char *p, size_t n,
+                              tok_ids *out) {
+    return t->model == TOK_MODEL_SPM ? spm_encode(t, ws, p, n, out) : bpe_encode(t, ws, p, n, out);
+}
+
+/* Where the next chunk of SentencePiece-style text starts: at a "▁" that no token can glue to the
+ * character before it (see chunk_at_meta), or n. */
+static size_t next_chunk(const tok_tokenizer *t, const char *p, size_t n, size_t from) {
+    for (size_t i = from + 1; i + 3 <= n;) {
+        const char *hit = memchr(p + i, 0xE2, n - i - 2);
+        if (!hit) break;
+        i = (size_t)(hit - p);
+        if ((unsigned char)p[i + 1] == 0x96 && (unsigned char)p[i + 2] == 0x81 &&
+            !(i >= 3 && memcmp(p + i - 3, "\xE2\x96\x81", 3) == 0) &&
+            !t->meta_glued[(unsigned char)p[i - 1]])
+            return i;
+        i++;
+    }
+    return n;
+}
+
 lm_status tok_model_encode(const tok_tokenizer *t, tok_workspace *ws, const char *p, size_t n,
                            tok_ids *out, lm_error *err) {
     if (n == 0) return LM_OK;
     if (n >= UINT32_MAX / 2)
         return err_set(err, LM_ERR_LIMIT, "tokenizer: piece of %zu bytes is too long", n);
-    lm_status s = t->model == TOK_MODEL_SPM ? spm_encode(t, ws, p, n, out)
-                                            : bpe_encode(t, ws, p, n, out);
+    lm_status s = LM_OK;
+    if (!t->chunk_at_meta) {
+        s = encode_chunk(t, ws, p, n, out);
+    } else {
+        /* independent chunks give the same merges and keep the heap small (cache-friendly) */
+        for (size_t a = 0; a < n && s == LM_OK;) {
+            size_t b = next_chunk(t, p, n, a);
+            s = encode_chunk(t, ws, p + a, b - a, out);
+            a = b;
+        }
+    }
     if (s != LM_OK) return err_set(err, s, "tokenizer: out of memory encoding a piece");
     return LM_OK;
 }

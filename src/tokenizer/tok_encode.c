@@ -14,7 +14,7 @@ typedef struct {
     const tok_encode_opts *opts;
     tok_workspace *ws;
     lm_buf norm;
-    tok_spans spans;
+    tok_pretok_state *pre;
     tok_ids *out;
     lm_error *err;
 } enc_ctx;
@@ -99,20 +99,14 @@ static lm_status split_added(enc_ctx *c, const tok_trie *trie, const char *s, si
 
 /* ---------------------------------------------------------------- one stretch of text */
 
+static lm_status encode_piece(void *ctx, const char *p, size_t n) {
+    enc_ctx *c = ctx;
+    return tok_model_encode(c->t, c->ws, p, n, c->out, c->err);
+}
+
 /* Normalized text (after added tokens matched in normalized text): pre-tokenize and encode. */
 static lm_status encode_normalized(enc_ctx *c, const char *s, size_t n, int at_start) {
-    if (n == 0) return LM_OK;
-    tok_spans *sp = &c->spans;
-    sp->n = 0;
-    buf_reset(&sp->text);
-    buf_append(&sp->text, s, n);
-    if (sp->text.oom) return err_set(c->err, LM_ERR_NOMEM, "tokenizer: out of memory");
-    LM_TRY(tok_spans_push(sp, 0, n, at_start));
-    LM_TRY(tok_pretokenize(c->t, sp, c->err));
-    for (size_t k = 0; k < sp->n; k++)
-        LM_TRY(tok_model_encode(c->t, c->ws, sp->text.data + sp->v[k].off, sp->v[k].len, c->out,
-                                c->err));
-    return LM_OK;
+    return tok_pretokenize(c->t, &c->pre, s, n, at_start, encode_piece, c, c->err);
 }
 
 /* Raw text between added tokens: normalize, then look for normalized added tokens. */
@@ -167,7 +161,7 @@ lm_status tok_encode_with(const tok_tokenizer *t, const char *text, size_t len,
 
     buf_fini(&fixed);
     buf_fini(&c.norm);
-    tok_spans_fini(&c.spans);
+    tok_pretok_fini(c.pre);
     tok_workspace_destroy(c.ws);
     return st;
 }

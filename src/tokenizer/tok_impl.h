@@ -259,6 +259,11 @@ struct tok_tokenizer {
     int32_t byte_ids[256];     /* <0xNN> token per byte (byte fallback), -1 when absent */
     int32_t bytelevel_ids[256];/* token of the byte-level character for each byte, -1 when absent */
     char *subword_prefix, *word_suffix; /* BPE continuing_subword_prefix / end_of_word_suffix */
+    /* SentencePiece-style text is one long piece (no pre-tokenizer). When no token spans a "▁"
+     * that follows another character, such a "▁" starts an independent chunk; the exceptions are
+     * "▁"s after a character whose last byte is marked here (e.g. Gemma's ">▁</"). */
+    int chunk_at_meta;
+    uint8_t meta_glued[256];
 
     /* pipeline */
     tok_step *norm; size_t n_norm;
@@ -285,6 +290,9 @@ lm_status tok_build_added(tok_tokenizer *t, lm_error *err);
 /* Fills byte_ids[] (looking up "<0xNN>") and bytelevel_ids[] from the vocabulary. */
 void tok_build_byte_tables(tok_tokenizer *t);
 
+/* Decides chunk_at_meta / meta_glued from the vocabulary and merges (after the byte tables). */
+void tok_build_chunking(tok_tokenizer *t);
+
 /* The byte-level (GPT-2) alphabet: the character each byte is written as, and back. */
 uint32_t tok_bytelevel_char(uint8_t b);
 /* Byte for a byte-level character, or -1 when cp is not in the alphabet. */
@@ -302,21 +310,15 @@ void tok_workspace_destroy(tok_workspace *ws);
 lm_status tok_normalize(const tok_tokenizer *t, const tok_step *steps, size_t n_steps,
                         int at_start, lm_buf *text, lm_error *err);
 
-/* A piece of text being pre-tokenized: bytes in a shared buffer. */
-typedef struct {
-    size_t off, len;
-    int at_start;      /* starts at offset 0 of the original input (Metaspace prepend "first") */
-} tok_span;
-
-typedef struct {
-    tok_span *v;
-    size_t n, cap;
-    lm_buf text;       /* the bytes the spans point into */
-} tok_spans;
-
-lm_status tok_pretokenize(const tok_tokenizer *t, tok_spans *spans, lm_error *err);
-void tok_spans_fini(tok_spans *s);
-lm_status tok_spans_push(tok_spans *s, size_t off, size_t len, int at_start);
+/* Pre-tokenization (tok_pretok.c) runs depth first: each piece a step cuts is passed on to the
+ * next step at once and finally to `fn`, so memory stays proportional to one piece, not to the
+ * text. `st` holds reusable per-step scratch; zero it before first use, free with
+ * tok_pretok_fini(). */
+typedef lm_status (*tok_piece_fn)(void *ctx, const char *p, size_t n);
+typedef struct tok_pretok_state tok_pretok_state;
+lm_status tok_pretokenize(const tok_tokenizer *t, tok_pretok_state **st, const char *text,
+                          size_t n, int at_start, tok_piece_fn fn, void *ctx, lm_error *err);
+void tok_pretok_fini(tok_pretok_state *st);
 
 /* Regex (tok_regex.c): compile a Rust-regex-syntax pattern, and find matches. */
 lm_status tok_regex_compile(const char *pattern, size_t len, tok_regex **out, lm_error *err);

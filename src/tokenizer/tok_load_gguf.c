@@ -1,20 +1,26 @@
 /* tok_load_gguf.c — a tokenizer from the vocabulary embedded in a GGUF file.
  *
  * Keys read (as llama.cpp's converter writes them):
- *   tokenizer.ggml.model         "llama": SentencePiece-style, merges driven by token scores
+ *   tokenizer.ggml.model         "llama": SentencePiece-style, merges driven by token scores;
+ *                                "gpt2": byte-level BPE with a merge list
+ *   tokenizer.ggml.pre           (gpt2) which pre-tokenizer regex: "llama3"/"llama-bpe",
+ *                                "qwen2", "default"/"gpt-2" and a few aliases
+ *   tokenizer.ggml.merges        (gpt2) "a b" strings, best first
  *   tokenizer.ggml.tokens        string per id
  *   tokenizer.ggml.scores        float32 per id (optional, default 0)
  *   tokenizer.ggml.token_type    int32 per id: 1 normal, 2 unknown, 3 control, 4 user-defined,
  *                                5 unused, 6 byte (optional, default normal)
  *   tokenizer.ggml.{bos,eos,unknown}_token_id, add_bos_token, add_eos_token, add_space_prefix
  *
- * The vocabulary becomes the same pipeline a Llama-2 tokenizer.json describes: control, unknown
- * and user-defined tokens are matched in the text first, each stretch of text between them gets
- * a leading "▁" and its spaces written as "▁", and the decoder undoes that. */
+ * The vocabulary becomes the same pipeline the model's tokenizer.json describes. For "llama":
+ * control, unknown and user-defined tokens are matched in the text first, each stretch of text
+ * between them gets a leading "▁" and its spaces written as "▁", and the decoder undoes that. For
+ * "gpt2": the regex split, byte-level BPE and the byte-level decoder of Llama 3 / Qwen2 / GPT-2. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "tokenizer/tok_impl.h"
 
 static const char META_SPACE[] = "\xE2\x96\x81"; /* U+2581 "▁" */
@@ -23,6 +29,32 @@ static const char META_SPACE[] = "\xE2\x96\x81"; /* U+2581 "▁" */
 static const char *const EOG_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
     "<EOT>", "<|end_of_text|>", "<|return|>", "<|call|>", "<eos>", "</s>",
+};
+
+/* Pre-tokenizer regexes by tokenizer.ggml.pre (the patterns of the models' tokenizer.json). */
+static const char RE_GPT2[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char RE_LLAMA3[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RE_QWEN2[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+static const struct {
+    const char *name;
+    const char *regex;
+    int ignore_merges, nfc, add_bos;
+} PRE_TYPES[] = {
+    {"default", RE_GPT2, 0, 0, 0},
+    {"gpt-2", RE_GPT2, 0, 0, 0},
+    {"phi-2", RE_GPT2, 0, 0, 0},
+    {"llama3", RE_LLAMA3, 1, 0, 1},
+    {"llama-v3", RE_LLAMA3, 1, 0, 1},
+    {"llama-bpe", RE_LLAMA3, 1, 0, 1},
+    {"smaug-bpe", RE_LLAMA3, 1, 0, 1},
+    {"qwen2", RE_QWEN2, 0, 1, 0},
+    {"deepseek-r1-qwen", RE_QWEN2, 0, 1, 0},
 };
 
 static char *dup_bytes(const char *s, size_t n) {
@@ -182,6 +214,23 @@ static void mark_added(const gguf_file *f, tok_tokenizer *t) {
     }
 }
 
+/* BOS/EOS around the ids when add_special, as the add_*_token flags say. */
+static lm_status set_post(tok_tokenizer *t, int add_bos, int add_eos, lm_error *err) {
+    if (add_bos && t->bos_id >= 0) {
+        if (!(t->post_prefix = malloc(sizeof *t->post_prefix)))
+            return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");
+        t->post_prefix[0] = t->bos_id;
+        t->n_post_prefix = 1;
+    }
+    if (add_eos && t->eos_id >= 0) {
+        if (!(t->post_suffix = malloc(sizeof *t->post_suffix)))
+            return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");
+        t->post_suffix[0] = t->eos_id;
+        t->n_post_suffix = 1;
+    }
+    return LM_OK;
+}
+
 static lm_status load_llama(const gguf_file *f, tok_tokenizer *t, lm_error *err) {
     t->model = TOK_MODEL_SPM;
     t->bos_id = t->n_vocab > 1 ? 1 : -1;
@@ -207,19 +256,75 @@ static lm_status load_llama(const gguf_file *f, tok_tokenizer *t, lm_error *err)
     if (add_space_prefix)
         LM_TRY(push_simple_step(&t->dec, &t->n_dec, TOK_DEC_STRIP, " ", 1, NULL, 0, 1, 0, err));
 
-    if (add_bos && t->bos_id >= 0) {
-        if (!(t->post_prefix = malloc(sizeof *t->post_prefix)))
+    return set_post(t, add_bos, add_eos, err);
+}
+
+/* The merge list into t->merges: entry i is "a b" with rank i. */
+static lm_status read_merges(const gguf_file *f, tok_tokenizer *t, lm_error *err) {
+    gguf_value merges;
+    LM_TRY(gguf_get_array(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &merges, err));
+    gguf_array_iter it = gguf_array_begin(&merges);
+    gguf_value v;
+    lm_buf joined = {0};
+    for (uint64_t i = 0; gguf_array_next(&it, &v); i++) {
+        const char *s = v.v.str.ptr;
+        size_t n = (size_t)v.v.str.len;
+        const char *sp = memchr(s, ' ', n);
+        if (!sp) {
+            buf_fini(&joined);
+            return err_set(err, LM_ERR_FORMAT, "tokenizer.ggml.merges[%llu]: no space in '%.*s'",
+                           (unsigned long long)i, (int)(n > 64 ? 64 : n), s);
+        }
+        size_t al = (size_t)(sp - s), bl = n - al - 1;
+        int32_t a = tok_map_get(&t->vocab, s, al), b = tok_map_get(&t->vocab, sp + 1, bl);
+        buf_reset(&joined);
+        buf_append(&joined, s, al);
+        buf_append(&joined, sp + 1, bl);
+        int32_t m = joined.oom ? -1 : tok_map_get(&t->vocab, joined.data, joined.len);
+        if (a < 0 || b < 0 || m < 0 || i > INT32_MAX) continue; /* can never apply */
+        if (tok_pairmap_put(&t->merges, a, b, (int32_t)i, m) != LM_OK) {
+            buf_fini(&joined);
             return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");
-        t->post_prefix[0] = t->bos_id;
-        t->n_post_prefix = 1;
+        }
     }
-    if (add_eos && t->eos_id >= 0) {
-        if (!(t->post_suffix = malloc(sizeof *t->post_suffix)))
-            return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");
-        t->post_suffix[0] = t->eos_id;
-        t->n_post_suffix = 1;
-    }
+    buf_fini(&joined);
     return LM_OK;
+}
+
+static lm_status load_gpt2(const gguf_file *f, tok_tokenizer *t, lm_error *err) {
+    t->model = TOK_MODEL_BPE;
+    t->byte_level = 1;
+    gguf_str pre = {"default", 7};
+    lm_error ignore;
+    err_clear(&ignore);
+    gguf_get_str(f, "tokenizer.ggml.pre", &pre, &ignore);
+    size_t k = 0, n_types = sizeof PRE_TYPES / sizeof PRE_TYPES[0];
+    while (k < n_types && !gguf_str_eq(pre, PRE_TYPES[k].name)) k++;
+    if (k == n_types) {
+        log_warn("tokenizer.ggml.pre '%.*s' is not known: using GPT-2's pre-tokenizer",
+                 (int)(pre.len > 64 ? 64 : pre.len), pre.ptr);
+        k = 0;
+    }
+    t->ignore_merges = PRE_TYPES[k].ignore_merges;
+    int add_bos = PRE_TYPES[k].add_bos, add_eos = 0;
+    get_id(f, "tokenizer.ggml.bos_token_id", t->n_vocab, &t->bos_id);
+    get_id(f, "tokenizer.ggml.eos_token_id", t->n_vocab, &t->eos_id);
+    get_id(f, "tokenizer.ggml.unknown_token_id", t->n_vocab, &t->unk_id);
+    get_flag(f, "tokenizer.ggml.add_bos_token", &add_bos);
+    get_flag(f, "tokenizer.ggml.add_eos_token", &add_eos);
+    LM_TRY(read_merges(f, t, err));
+
+    if (PRE_TYPES[k].nfc)
+        LM_TRY(push_simple_step(&t->norm, &t->n_norm, TOK_NORM_NFC, NULL, 0, NULL, 0, 0, 0, err));
+    tok_step split = {.kind = TOK_PRE_SPLIT, .behavior = TOK_SPLIT_ISOLATED};
+    LM_TRY(tok_regex_compile(PRE_TYPES[k].regex, strlen(PRE_TYPES[k].regex), &split.re, err));
+    if (tok_push_step(&t->pre, &t->n_pre, &split, err) != LM_OK) {
+        tok_step_fini(&split);
+        return LM_ERR_NOMEM;
+    }
+    LM_TRY(push_simple_step(&t->pre, &t->n_pre, TOK_PRE_BYTELEVEL, NULL, 0, NULL, 0, 0, 0, err));
+    LM_TRY(push_simple_step(&t->dec, &t->n_dec, TOK_DEC_BYTELEVEL, NULL, 0, NULL, 0, 0, 0, err));
+    return set_post(t, add_bos, add_eos, err);
 }
 
 lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err) {
@@ -229,8 +334,8 @@ lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err) 
     if (s == LM_ERR_NOT_FOUND)
         return err_set(err, LM_ERR_NOT_FOUND, "GGUF file has no tokenizer (tokenizer.ggml.model)");
     if (s != LM_OK) return s;
-    int is_llama = gguf_str_eq(model, "llama");
-    if (!is_llama)
+    int is_llama = gguf_str_eq(model, "llama"), is_gpt2 = gguf_str_eq(model, "gpt2");
+    if (!is_llama && !is_gpt2)
         return err_set(err, LM_ERR_UNSUPPORTED, "tokenizer.ggml.model '%.*s' is not supported",
                        (int)(model.len > 64 ? 64 : model.len), model.ptr);
 
@@ -239,11 +344,12 @@ lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err) 
     s = read_vocab(f, t, err);
     if (s == LM_OK) {
         mark_added(f, t);
-        s = load_llama(f, t, err);
+        s = is_llama ? load_llama(f, t, err) : load_gpt2(f, t, err);
     }
     if (s == LM_OK) {
         if (t->eos_id >= 0) t->pieces[t->eos_id].flags |= TOK_F_EOG;
         tok_build_byte_tables(t);
+        tok_build_chunking(t);
         s = tok_build_added(t, err);
     }
     if (s != LM_OK) {

@@ -622,6 +622,7 @@ static lm_status load_root(load_ctx *c, json_t *root, const char *dir) {
     /* a final ByteLevel pre-tokenizer leaves the byte spelling to the model */
     t->byte_level = t->n_pre > 0 && t->pre[t->n_pre - 1].kind == TOK_PRE_BYTELEVEL;
     tok_build_byte_tables(t);
+    tok_build_chunking(t);
     LM_TRY(tok_build_added(t, c->err));
     read_companions(t, dir);
     return LM_OK;

@@ -4,31 +4,14 @@
  *
  * Every splitting step works like HF's NormalizedString::split: find the pattern's matches in a
  * piece, label the stretches between them, then keep, drop or merge matches per the step's
- * behavior; empty pieces are dropped. Steps that rewrite text (ByteLevel, Metaspace) build a new
- * buffer; the others only cut spans of the current one. */
+ * behavior; empty pieces are dropped. The pipeline runs depth first: a piece cut by one step goes
+ * through the following steps (and the model) before the next piece is cut, so a 10 MB text
+ * needs scratch memory for one piece per step, not for all of its pieces. */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
 #include "tokenizer/tok_impl.h"
-
-lm_status tok_spans_push(tok_spans *s, size_t off, size_t len, int at_start) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        tok_span *p = realloc(s->v, cap * sizeof *p);
-        if (!p) return LM_ERR_NOMEM;
-        s->v = p;
-        s->cap = cap;
-    }
-    s->v[s->n++] = (tok_span){off, len, at_start};
-    return LM_OK;
-}
-
-void tok_spans_fini(tok_spans *s) {
-    free(s->v);
-    buf_fini(&s->text);
-    memset(s, 0, sizeof *s);
-}
 
 /* ---------------------------------------------------------------- matches inside one piece */
 
@@ -76,52 +59,6 @@ static int in_class(char_class c, uint32_t cp, uint32_t delim) {
     return 0;
 }
 
-/* HF's find_matches for a per-character pattern: every matching character is its own match. */
-static lm_status matches_chars(const char *p, size_t n, char_class c, uint32_t delim, segs *g) {
-    size_t prev = 0;
-    tok_char_iter it = {p, n, 0, 0, 0};
-    while (tok_char_next(&it)) {
-        if (!in_class(c, it.cp, delim)) continue;
-        if (prev != it.pos) LM_TRY(segs_push(g, prev, it.pos, 0));
-        LM_TRY(segs_push(g, it.pos, it.pos + it.len, 1));
-        prev = it.pos + it.len;
-    }
-    if (prev != n) LM_TRY(segs_push(g, prev, n, 0));
-    return LM_OK;
-}
-
-static lm_status matches_regex(const char *p, size_t n, const tok_regex *re, segs *g) {
-    size_t prev = 0, pos = 0, ms, me;
-    while (pos <= n && tok_regex_find(re, p, n, pos, &ms, &me) == 1) {
-        if (me == ms) { /* an empty match splits nothing; step over one character */
-            size_t l = ms < n ? tok_utf8_valid_len((const unsigned char *)p + ms, n - ms) : 1;
-            pos = ms + (l ? l : 1);
-            continue;
-        }
-        if (prev != ms) LM_TRY(segs_push(g, prev, ms, 0));
-        LM_TRY(segs_push(g, ms, me, 1));
-        prev = pos = me;
-    }
-    if (prev != n) LM_TRY(segs_push(g, prev, n, 0));
-    return LM_OK;
-}
-
-static lm_status matches_literal(const char *p, size_t n, const char *pat, size_t pl, segs *g) {
-    size_t prev = 0, i = 0;
-    while (pl && i + pl <= n) {
-        if (memcmp(p + i, pat, pl) != 0) {
-            i++;
-            continue;
-        }
-        if (prev != i) LM_TRY(segs_push(g, prev, i, 0));
-        LM_TRY(segs_push(g, i, i + pl, 1));
-        i += pl;
-        prev = i;
-    }
-    if (prev != n) LM_TRY(segs_push(g, prev, n, 0));
-    return LM_OK;
-}
-
 /* Applies a split behavior to labelled segments (in place), HF's rules: a segment with m = 1
  * afterwards is removed. */
 static void apply_behavior(segs *g, tok_split_behavior b) {
@@ -166,161 +103,246 @@ static void apply_behavior(segs *g, tok_split_behavior b) {
     g->n = w;
 }
 
-/* ---------------------------------------------------------------- steps */
+/* ---------------------------------------------------------------- patterns */
+
+typedef enum { PAT_STEP, PAT_DIGIT, PAT_PUNCT, PAT_SPACE, PAT_CHAR } pat_kind;
+
+/* Finds a pattern's matches left to right in one piece. */
+typedef struct {
+    pat_kind kind;
+    const tok_step *st;     /* PAT_STEP: the step's regex, else its literal string */
+    uint32_t delim;         /* PAT_CHAR */
+    const char *p;
+    size_t n, pos;
+} matcher;
+
+static int matcher_next(matcher *m, size_t *ms, size_t *me) {
+    if (m->kind == PAT_STEP && m->st->re) {
+        while (m->pos <= m->n && tok_regex_find(m->st->re, m->p, m->n, m->pos, ms, me) == 1) {
+            if (*me > *ms) {
+                m->pos = *me;
+                return 1;
+            }
+            /* an empty match splits nothing: step over one character */
+            size_t l = *ms < m->n ? tok_utf8_valid_len((const unsigned char *)m->p + *ms, m->n - *ms) : 1;
+            m->pos = *ms + (l ? l : 1);
+        }
+        return 0;
+    }
+    if (m->kind == PAT_STEP) {
+        size_t pl = m->st->str_len;
+        if (pl == 0 || m->pos + pl > m->n) return 0;
+        const char *hit = memmem(m->p + m->pos, m->n - m->pos, m->st->str, pl);
+        if (!hit) return 0;
+        *ms = (size_t)(hit - m->p);
+        *me = *ms + pl;
+        m->pos = *me;
+        return 1;
+    }
+    /* per-character patterns: every matching character is its own match */
+    tok_char_iter it = {m->p, m->n, m->pos, 0, 0};
+    char_class cls = m->kind == PAT_DIGIT ? CLS_DIGIT : m->kind == PAT_PUNCT ? CLS_PUNCT
+                   : m->kind == PAT_SPACE ? CLS_SPACE : CLS_CHAR;
+    while (tok_char_next(&it)) {
+        if (in_class(cls, it.cp, m->delim)) {
+            *ms = it.pos;
+            *me = it.pos + it.len;
+            m->pos = *me;
+            return 1;
+        }
+    }
+    m->pos = m->n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the pipeline */
+
+/* Levels of scratch per step: ByteLevel uses three (prefix space, regex split, byte mapping). */
+#define SUBSTEPS 3
+
+typedef struct {
+    segs g;        /* labelled segments of the piece being cut at this level */
+    lm_buf buf;    /* rewritten text of the piece at this level */
+} level;
+
+struct tok_pretok_state {
+    level *lv;
+    size_t n_lv;
+};
 
 typedef struct {
     const tok_tokenizer *t;
-    tok_spans *cur, *next;
-    segs g;
-    lm_error *err;
-} pre_ctx;
+    tok_pretok_state *st;
+    tok_piece_fn fn;
+    void *ctx;
+} run_ctx;
 
-/* Splits every current span by the step's pattern into ctx->next (same text buffer). */
-static lm_status split_step(pre_ctx *c, const tok_step *st, int kind, tok_split_behavior b,
-                            int invert) {
-    tok_spans *in = c->cur, *out = c->next;
-    out->n = 0;
-    for (size_t k = 0; k < in->n; k++) {
-        tok_span sp = in->v[k];
-        const char *p = in->text.data + sp.off;
-        c->g.n = 0;
-        lm_status s;
-        switch (kind) {
-        case 0: s = st->re ? matches_regex(p, sp.len, st->re, &c->g)
-                           : matches_literal(p, sp.len, st->str, st->str_len, &c->g); break;
-        case 1: s = matches_chars(p, sp.len, CLS_DIGIT, 0, &c->g); break;
-        case 2: s = matches_chars(p, sp.len, CLS_PUNCT, 0, &c->g); break;
-        case 3: s = matches_chars(p, sp.len, CLS_SPACE, 0, &c->g); break;
-        default: {
-            uint32_t d = st->str_len ? tok_utf8_decode((const unsigned char *)st->str, st->str_len) : 0;
-            s = matches_chars(p, sp.len, CLS_CHAR, d, &c->g);
-            break;
+static lm_status run(run_ctx *c, size_t k, int sub, const char *p, size_t n, int at_start);
+
+/* Passes p[0..n) on to the next level (sub + 1 of step k, or step k + 1). */
+static lm_status pass_on(run_ctx *c, size_t k, int sub, const char *p, size_t n, int at_start) {
+    if (n == 0) return LM_OK; /* HF drops empty pieces */
+    if (sub + 1 < SUBSTEPS) return run(c, k, sub + 1, p, n, at_start);
+    return run(c, k + 1, 0, p, n, at_start);
+}
+
+/* Cuts p[0..n) by the pattern and passes the kept pieces on. Isolated and Removed need no
+ * look-ahead and stream; the merging behaviors label all segments of the piece first. */
+static lm_status split(run_ctx *c, size_t k, int sub, matcher m, tok_split_behavior b, int invert,
+                       int at_start) {
+    const char *p = m.p;
+    size_t n = m.n, prev = 0, ms, me;
+    if (b == TOK_SPLIT_ISOLATED || b == TOK_SPLIT_REMOVED) {
+        int keep_gap = b == TOK_SPLIT_ISOLATED || !invert;
+        int keep_match = b == TOK_SPLIT_ISOLATED || invert;
+        while (matcher_next(&m, &ms, &me)) {
+            if (keep_gap && prev < ms) LM_TRY(pass_on(c, k, sub, p + prev, ms - prev, at_start && prev == 0));
+            if (keep_match) LM_TRY(pass_on(c, k, sub, p + ms, me - ms, at_start && ms == 0));
+            prev = me;
         }
-        }
-        if (s != LM_OK) return s;
-        if (invert)
-            for (size_t i = 0; i < c->g.n; i++) c->g.v[i].m = !c->g.v[i].m;
-        apply_behavior(&c->g, b);
-        for (size_t i = 0; i < c->g.n; i++) {
-            seg x = c->g.v[i];
-            if (x.m || x.e == x.s) continue;
-            LM_TRY(tok_spans_push(out, sp.off + x.s, x.e - x.s, sp.at_start && x.s == 0));
-        }
+        if (keep_gap && prev < n) LM_TRY(pass_on(c, k, sub, p + prev, n - prev, at_start && prev == 0));
+        return LM_OK;
     }
-    /* the next list shares the text: move the buffer over */
-    lm_buf tmp = out->text;
-    out->text = in->text;
-    in->text = tmp;
-    tok_spans *sw = c->cur;
-    c->cur = c->next;
-    c->next = sw;
+    segs *g = &c->st->lv[k * SUBSTEPS + (size_t)sub].g;
+    g->n = 0;
+    while (matcher_next(&m, &ms, &me)) {
+        if (prev != ms) LM_TRY(segs_push(g, prev, ms, invert));
+        LM_TRY(segs_push(g, ms, me, !invert));
+        prev = me;
+    }
+    if (prev != n) LM_TRY(segs_push(g, prev, n, invert));
+    apply_behavior(g, b);
+    for (size_t i = 0; i < g->n; i++) {
+        seg x = g->v[i]; /* copied: deeper levels use their own arrays, but stay safe */
+        if (!x.m) LM_TRY(pass_on(c, k, sub, p + x.s, x.e - x.s, at_start && x.s == 0));
+    }
     return LM_OK;
 }
 
-/* Rewrites each span's text through `fn` into a fresh buffer. */
-typedef void (*rewrite_fn)(const tok_step *st, const tok_span *sp, const char *p, lm_buf *out);
-
-static lm_status rewrite_step(pre_ctx *c, const tok_step *st, rewrite_fn fn) {
-    tok_spans *in = c->cur, *out = c->next;
-    out->n = 0;
-    buf_reset(&out->text);
-    for (size_t k = 0; k < in->n; k++) {
-        size_t start = out->text.len;
-        fn(st, &in->v[k], in->text.data + in->v[k].off, &out->text);
-        LM_TRY(tok_spans_push(out, start, out->text.len - start, in->v[k].at_start));
-    }
-    if (out->text.oom) return LM_ERR_NOMEM;
-    tok_spans *sw = c->cur;
-    c->cur = c->next;
-    c->next = sw;
-    return LM_OK;
-}
-
-static void add_prefix_space(const tok_step *st, const tok_span *sp, const char *p, lm_buf *out) {
-    (void)st;
-    if (sp->len == 0 || p[0] != ' ') buf_append(out, " ", 1);
-    buf_append(out, p, sp->len);
-}
-
-static void bytelevel_map(const tok_step *st, const tok_span *sp, const char *p, lm_buf *out) {
-    (void)st;
-    char e[4];
-    for (size_t i = 0; i < sp->len; i++)
-        buf_append(out, e, tok_utf8_encode(tok_bytelevel_char((uint8_t)p[i]), e));
-}
-
-/* Metaspace: spaces become the replacement, and the replacement is prepended per the scheme. */
-static void metaspace_map(const tok_step *st, const tok_span *sp, const char *p, lm_buf *out) {
-    int starts = sp->len >= st->str_len && memcmp(p, st->str, st->str_len) == 0;
-    int prepend = st->num == TOK_PREPEND_ALWAYS || (st->num == TOK_PREPEND_FIRST && sp->at_start);
-    /* the check looks at the text after spaces are replaced */
-    if (!starts && sp->len > 0 && p[0] == ' ') starts = 1;
+/* Metaspace: spaces become the replacement, which is prepended per the scheme (HF checks the
+ * text after the replacement, so a leading space counts as a leading replacement). */
+static void metaspace_map(const tok_step *st, const char *p, size_t n, int at_start, lm_buf *out) {
+    int starts = (n >= st->str_len && memcmp(p, st->str, st->str_len) == 0) || (n > 0 && p[0] == ' ');
+    int prepend = st->num == TOK_PREPEND_ALWAYS || (st->num == TOK_PREPEND_FIRST && at_start);
     if (prepend && !starts) buf_append(out, st->str, st->str_len);
-    for (size_t i = 0; i < sp->len; i++) {
-        if (p[i] == ' ') buf_append(out, st->str, st->str_len);
-        else buf_append(out, p + i, 1);
+    size_t run_start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != ' ') continue;
+        buf_append(out, p + run_start, i - run_start);
+        buf_append(out, st->str, st->str_len);
+        run_start = i + 1;
     }
+    buf_append(out, p + run_start, n - run_start);
 }
 
-lm_status tok_pretokenize(const tok_tokenizer *t, tok_spans *spans, lm_error *err) {
-    if (t->n_pre == 0) return LM_OK;
-    tok_spans other = {0};
-    pre_ctx c = {.t = t, .cur = spans, .next = &other, .err = err};
-    lm_status s = LM_OK;
-    for (size_t k = 0; k < t->n_pre && s == LM_OK; k++) {
-        const tok_step *st = &t->pre[k];
-        int last = k + 1 == t->n_pre;
-        switch (st->kind) {
-        case TOK_PRE_SPLIT:
-            s = split_step(&c, st, 0, (tok_split_behavior)st->behavior, st->flag_a);
-            break;
-        case TOK_PRE_BYTELEVEL:
-            if (st->flag_a) s = rewrite_step(&c, st, add_prefix_space);
-            if (s == LM_OK && st->flag_b) s = split_step(&c, st, 0, TOK_SPLIT_ISOLATED, 0);
-            /* the last step leaves raw bytes: the byte-level model spells them itself */
-            if (s == LM_OK && !(last && t->byte_level)) s = rewrite_step(&c, st, bytelevel_map);
-            break;
-        case TOK_PRE_METASPACE:
-            s = rewrite_step(&c, st, metaspace_map);
-            if (s == LM_OK && st->flag_a) {
-                tok_step lit = *st; /* split on the replacement, keeping it with what follows */
-                lit.re = NULL;
-                s = split_step(&c, &lit, 0, TOK_SPLIT_MERGED_NEXT, 0);
-            }
-            break;
-        case TOK_PRE_DIGITS:
-            s = split_step(&c, st, 1, st->flag_a ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS, 0);
-            break;
-        case TOK_PRE_PUNCTUATION:
-            s = split_step(&c, st, 2, (tok_split_behavior)st->behavior, 0);
-            break;
-        case TOK_PRE_WHITESPACE: /* keep the matches of \w+|[^\w\s]+ */
-            s = split_step(&c, st, 0, TOK_SPLIT_REMOVED, 1);
-            break;
-        case TOK_PRE_WHITESPACE_SPLIT:
-            s = split_step(&c, st, 3, TOK_SPLIT_REMOVED, 0);
-            break;
-        case TOK_PRE_BERT:
-            s = split_step(&c, st, 3, TOK_SPLIT_REMOVED, 0);
-            if (s == LM_OK) s = split_step(&c, st, 2, TOK_SPLIT_ISOLATED, 0);
-            break;
-        case TOK_PRE_CHAR_DELIMITER:
-            s = split_step(&c, st, 4, TOK_SPLIT_REMOVED, 0);
-            break;
-        default:
-            s = LM_ERR_UNSUPPORTED;
-            break;
+/* Runs level `sub` of step k on one piece. */
+static lm_status run(run_ctx *c, size_t k, int sub, const char *p, size_t n, int at_start) {
+    const tok_tokenizer *t = c->t;
+    if (k == t->n_pre) return c->fn(c->ctx, p, n);
+    const tok_step *st = &t->pre[k];
+    lm_buf *buf = &c->st->lv[k * SUBSTEPS + (size_t)sub].buf;
+    matcher m = {.kind = PAT_STEP, .st = st, .p = p, .n = n};
+    switch (st->kind) {
+    case TOK_PRE_SPLIT:
+        if (sub > 0) break;
+        return split(c, k, SUBSTEPS - 1, m, (tok_split_behavior)st->behavior, st->flag_a, at_start);
+    case TOK_PRE_BYTELEVEL:
+        if (sub == 0 && st->flag_a && (n == 0 || p[0] != ' ')) {
+            buf_reset(buf);
+            buf_append(buf, " ", 1);
+            buf_append(buf, p, n);
+            if (buf->oom) return LM_ERR_NOMEM;
+            return pass_on(c, k, 0, buf->data, buf->len, at_start);
         }
+        if (sub == 1 && st->flag_b) return split(c, k, 1, m, TOK_SPLIT_ISOLATED, 0, at_start);
+        /* the last step leaves raw bytes: the byte-level model spells them itself */
+        if (sub == 2 && !(k + 1 == t->n_pre && t->byte_level)) {
+            buf_reset(buf);
+            char e[4];
+            for (size_t i = 0; i < n; i++)
+                buf_append(buf, e, tok_utf8_encode(tok_bytelevel_char((uint8_t)p[i]), e));
+            if (buf->oom) return LM_ERR_NOMEM;
+            return pass_on(c, k, 2, buf->data, buf->len, at_start);
+        }
+        break;
+    case TOK_PRE_METASPACE:
+        if (sub == 0) {
+            buf_reset(buf);
+            metaspace_map(st, p, n, at_start, buf);
+            if (buf->oom) return LM_ERR_NOMEM;
+            return pass_on(c, k, 0, buf->data, buf->len, at_start);
+        }
+        if (sub == 1 && st->flag_a) {
+            tok_step lit = *st; /* split on the replacement, which stays with what follows */
+            lit.re = NULL;
+            m.st = &lit;
+            return split(c, k, 1, m, TOK_SPLIT_MERGED_NEXT, 0, at_start);
+        }
+        break;
+    case TOK_PRE_DIGITS:
+        if (sub > 0) break;
+        m.kind = PAT_DIGIT;
+        return split(c, k, SUBSTEPS - 1, m, st->flag_a ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS, 0,
+                     at_start);
+    case TOK_PRE_PUNCTUATION:
+        if (sub > 0) break;
+        m.kind = PAT_PUNCT;
+        return split(c, k, SUBSTEPS - 1, m, (tok_split_behavior)st->behavior, 0, at_start);
+    case TOK_PRE_WHITESPACE: /* keep the matches of \w+|[^\w\s]+ */
+        if (sub > 0) break;
+        return split(c, k, SUBSTEPS - 1, m, TOK_SPLIT_REMOVED, 1, at_start);
+    case TOK_PRE_WHITESPACE_SPLIT:
+        if (sub > 0) break;
+        m.kind = PAT_SPACE;
+        return split(c, k, SUBSTEPS - 1, m, TOK_SPLIT_REMOVED, 0, at_start);
+    case TOK_PRE_BERT:
+        if (sub == 0) {
+            m.kind = PAT_SPACE;
+            return split(c, k, 0, m, TOK_SPLIT_REMOVED, 0, at_start);
+        }
+        if (sub == 1) {
+            m.kind = PAT_PUNCT;
+            return split(c, k, SUBSTEPS - 1, m, TOK_SPLIT_ISOLATED, 0, at_start);
+        }
+        break;
+    case TOK_PRE_CHAR_DELIMITER:
+        if (sub > 0) break;
+        m.kind = PAT_CHAR;
+        m.delim = st->str_len ? tok_utf8_decode((const unsigned char *)st->str, st->str_len) : 0;
+        return split(c, k, SUBSTEPS - 1, m, TOK_SPLIT_REMOVED, 0, at_start);
+    default:
+        return LM_ERR_UNSUPPORTED;
     }
-    /* the result must end up in *spans */
-    if (c.cur != spans) {
-        tok_spans tmp = *spans;
-        *spans = *c.cur;
-        *c.cur = tmp;
+    return pass_on(c, k, sub, p, n, at_start); /* this level has nothing to do */
+}
+
+lm_status tok_pretokenize(const tok_tokenizer *t, tok_pretok_state **stp, const char *text,
+                          size_t n, int at_start, tok_piece_fn fn, void *ctx, lm_error *err) {
+    if (n == 0) return LM_OK;
+    if (t->n_pre == 0) return fn(ctx, text, n);
+    if (!*stp) {
+        tok_pretok_state *st = calloc(1, sizeof *st);
+        if (st) st->lv = calloc(t->n_pre * SUBSTEPS, sizeof *st->lv);
+        if (!st || !st->lv) {
+            free(st);
+            return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");
+        }
+        st->n_lv = t->n_pre * SUBSTEPS;
+        *stp = st;
     }
-    tok_spans_fini(&other);
-    free(c.g.v);
-    if (s != LM_OK)
-        return err_set(err, s, "tokenizer: pre-tokenizer failed (%s)", err_status_name(s));
-    return LM_OK;
+    run_ctx c = {.t = t, .st = *stp, .fn = fn, .ctx = ctx};
+    lm_status s = run(&c, 0, 0, text, n, at_start);
+    if (s != LM_OK && err && err->code == LM_OK)
+        err_set(err, s, "tokenizer: pre-tokenizer failed (%s)", err_status_name(s));
+    return s;
+}
+
+void tok_pretok_fini(tok_pretok_state *st) {
+    if (!st) return;
+    for (size_t i = 0; i < st->n_lv; i++) {
+        free(st->lv[i].g.v);
+        buf_fini(&st->lv[i].buf);
+    }
+    free(st->lv);
+    free(st);
 }

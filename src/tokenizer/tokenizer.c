@@ -146,6 +146,39 @@ void tok_build_byte_tables(tok_tokenizer *t) {
     }
 }
 
+void tok_build_chunking(tok_tokenizer *t) {
+    static const char META[] = "\xE2\x96\x81";
+    t->chunk_at_meta = 0;
+    memset(t->meta_glued, 0, sizeof t->meta_glued);
+    if (t->byte_level || t->ignore_merges || t->subword_prefix || t->word_suffix || t->n_pre)
+        return;
+    if (tok_map_get(&t->vocab, META, 3) < 0) return;
+    /* merges of byte tokens would build tokens whose text is not their span: stay whole */
+    uint8_t *is_byte = calloc((size_t)t->n_vocab, 1);
+    if (!is_byte) return;
+    for (int v = 0; v < 256; v++)
+        if (t->byte_ids[v] >= 0) is_byte[t->byte_ids[v]] = 1;
+    int byte_merges = 0;
+    for (uint32_t i = 0; t->merges.slots && i <= t->merges.mask && !byte_merges; i++) {
+        uint64_t k = t->merges.slots[i].key;
+        if (!k) continue;
+        int32_t a = (int32_t)(k >> 32) - 1, b = (int32_t)(uint32_t)k - 1;
+        byte_merges = is_byte[a] || is_byte[b];
+    }
+    free(is_byte);
+    if (byte_merges) return;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        const tok_piece *p = &t->pieces[id];
+        const char *s = t->text + p->off;
+        for (uint32_t j = 1; j + 3 <= p->len; j++) {
+            if (memcmp(s + j, META, 3) != 0) continue;
+            if (j >= 3 && memcmp(s + j - 3, META, 3) == 0) continue;
+            t->meta_glued[(unsigned char)s[j - 1]] = 1;
+        }
+    }
+    t->chunk_at_meta = 1;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 size_t tok_vocab_size(const tok_tokenizer *t) { return (size_t)t->n_vocab; }

@@ -5,11 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "model/gguf.h"
 #include "tok_test_util.h"
 #include "tokenizer/tokenizer.h"
+#include <unistd.h>
 
 static tok_tokenizer *load(const char *path) {
     lm_error err;
@@ -326,6 +329,201 @@ static void test_invalid_input(void **state) {
     tok_destroy(t);
 }
 
+/* ---------------------------------------------------------------- gpt2 (byte-level) GGUF */
+
+/* A vocabulary-only GGUF written from a tokenizer.json, the way llama.cpp's converter does it. */
+typedef struct {
+    lm_buf b;
+    uint64_t n_kv;
+} gguf_writer;
+
+static void w_u32(gguf_writer *w, uint32_t v) { buf_append(&w->b, &v, 4); }
+static void w_u64(gguf_writer *w, uint64_t v) { buf_append(&w->b, &v, 8); }
+static void w_str(gguf_writer *w, const char *s, size_t n) {
+    w_u64(w, n);
+    buf_append(&w->b, s, n);
+}
+static void w_key(gguf_writer *w, const char *key, uint32_t type) {
+    w_str(w, key, strlen(key));
+    w_u32(w, type);
+    w->n_kv++;
+}
+
+static char *read_gz(const char *path, size_t *len) {
+    gzFile f = gzopen(path, "rb");
+    assert_non_null(f);
+    lm_buf b = {0};
+    char chunk[65536];
+    int n;
+    while ((n = gzread(f, chunk, sizeof chunk)) > 0) buf_append(&b, chunk, (size_t)n);
+    gzclose(f);
+    *len = b.len;
+    return b.data;
+}
+
+static void write_gpt2_gguf(const char *tok_dir, const char *pre, int32_t bos, int32_t eos,
+                            int add_bos, const char *out_path) {
+    char path[2400];
+    snprintf(path, sizeof path, "%s/tokenizer.json.gz", tok_dir);
+    size_t len;
+    char *text = read_gz(path, &len);
+    json_t *j = json_loadb(text, len, 0, NULL);
+    free(text);
+    assert_non_null(j);
+    json_t *vocab = json_object_get(json_object_get(j, "model"), "vocab");
+    json_t *merges = json_object_get(json_object_get(j, "model"), "merges");
+    json_t *added = json_object_get(j, "added_tokens");
+    size_t n = json_object_size(vocab) + json_array_size(added);
+    const char **tok = calloc(n, sizeof *tok);
+    size_t *tl = calloc(n, sizeof *tl);
+    int32_t *type = calloc(n, sizeof *type);
+    const char *key;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach(vocab, key, kl, v) {
+        size_t id = (size_t)json_integer_value(v);
+        assert_true(id < n);
+        tok[id] = key;
+        tl[id] = kl;
+        type[id] = 1;
+    }
+    size_t i;
+    json_array_foreach(added, i, v) {
+        size_t id = (size_t)json_integer_value(json_object_get(v, "id"));
+        assert_true(id < n);
+        tok[id] = json_string_value(json_object_get(v, "content"));
+        tl[id] = json_string_length(json_object_get(v, "content"));
+        type[id] = json_is_true(json_object_get(v, "special")) ? 3 : 4;
+    }
+    gguf_writer w = {0};
+    buf_append(&w.b, "GGUF", 4);
+    w_u32(&w, 3);
+    w_u64(&w, 0);
+    size_t n_kv_at = w.b.len;
+    w_u64(&w, 0); /* patched below */
+    w_key(&w, "general.architecture", 8);
+    w_str(&w, "test", 4);
+    w_key(&w, "tokenizer.ggml.model", 8);
+    w_str(&w, "gpt2", 4);
+    w_key(&w, "tokenizer.ggml.pre", 8);
+    w_str(&w, pre, strlen(pre));
+    w_key(&w, "tokenizer.ggml.tokens", 9);
+    w_u32(&w, 8);
+    w_u64(&w, n);
+    for (size_t k = 0; k < n; k++) w_str(&w, tok[k] ? tok[k] : "", tok[k] ? tl[k] : 0);
+    w_key(&w, "tokenizer.ggml.token_type", 9);
+    w_u32(&w, 5);
+    w_u64(&w, n);
+    buf_append(&w.b, type, n * 4);
+    w_key(&w, "tokenizer.ggml.merges", 9);
+    w_u32(&w, 8);
+    w_u64(&w, json_array_size(merges));
+    json_array_foreach(merges, i, v) {
+        if (json_is_string(v)) {
+            w_str(&w, json_string_value(v), json_string_length(v));
+        } else {
+            lm_buf m = {0};
+            buf_append(&m, json_string_value(json_array_get(v, 0)), json_string_length(json_array_get(v, 0)));
+            buf_append(&m, " ", 1);
+            buf_append(&m, json_string_value(json_array_get(v, 1)), json_string_length(json_array_get(v, 1)));
+            w_str(&w, m.data, m.len);
+            buf_fini(&m);
+        }
+    }
+    if (bos >= 0) {
+        w_key(&w, "tokenizer.ggml.bos_token_id", 4);
+        w_u32(&w, (uint32_t)bos);
+    }
+    w_key(&w, "tokenizer.ggml.eos_token_id", 4);
+    w_u32(&w, (uint32_t)eos);
+    w_key(&w, "tokenizer.ggml.add_bos_token", 7);
+    buf_append_char(&w.b, (char)add_bos);
+    memcpy(w.b.data + n_kv_at, &w.n_kv, 8);
+    while (w.b.len % 32) buf_append_char(&w.b, 0);
+    FILE *f = fopen(out_path, "wb");
+    assert_non_null(f);
+    fwrite(w.b.data, 1, w.b.len, f);
+    fclose(f);
+    buf_fini(&w.b);
+    free(tok);
+    free(tl);
+    free(type);
+    json_decref(j);
+}
+
+/* The tokenizer.json cases, through a GGUF made from the same vocabulary. */
+static void run_gpt2_cases(const char *name, const char *pre, int32_t bos, int32_t eos,
+                           int add_bos) {
+    char dir[2048], rel[256], path[2400], gguf_path[] = "/tmp/lmserve-tok-XXXXXX";
+    snprintf(rel, sizeof rel, "tokenizers/%s", name);
+    test_data_path(dir, sizeof dir, rel);
+    int fd = mkstemp(gguf_path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_gpt2_gguf(dir, pre, bos, eos, add_bos, gguf_path);
+    tok_tokenizer *t = load(gguf_path);
+    unlink(gguf_path);
+    assert_int_equal(tok_eos_id(t), eos);
+    snprintf(path, sizeof path, "%s/cases.jsonl", dir);
+    size_t len;
+    char *data = test_read_file(path, &len);
+    assert_non_null(data);
+    int total = 0, ok = 0, ok_special = 0, ok_dec = 0;
+    tok_ids ids = {0};
+    lm_error err;
+    for (char *line = data; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+        json_t *c = json_loadb(line, ll, JSON_ALLOW_NUL, NULL);
+        line = nl ? nl + 1 : line + ll;
+        if (!c) continue;
+        json_t *text = json_object_get(c, "text");
+        total++;
+        for (int special = 0; special < 2; special++) {
+            json_t *want = json_object_get(c, special ? "ids_with_special" : "ids");
+            err_clear(&err);
+            ids.n = 0;
+            assert_int_equal(tok_encode(t, json_string_value(text), json_string_length(text),
+                                        special, &ids, &err), LM_OK);
+            int same = json_array_size(want) == ids.n;
+            for (size_t k = 0; same && k < ids.n; k++)
+                same = json_integer_value(json_array_get(want, k)) == ids.ids[k];
+            if (same) special ? ok_special++ : ok++;
+            else fprintf(stderr, "%s (gguf) %s: ids differ (add_special=%d)\n", name,
+                         json_string_value(json_object_get(c, "id")), special);
+        }
+        json_t *want = json_object_get(c, "ids");
+        ids.n = 0;
+        for (size_t k = 0; k < json_array_size(want); k++)
+            tok_ids_push(&ids, (int32_t)json_integer_value(json_array_get(want, k)));
+        lm_buf dec = {0};
+        assert_int_equal(tok_decode(t, ids.ids, ids.n, 0, &dec, &err), LM_OK);
+        json_t *wd = json_object_get(c, "decoded");
+        if (dec.len == json_string_length(wd) && !memcmp(buf_cstr(&dec), json_string_value(wd), dec.len)) ok_dec++;
+        buf_fini(&dec);
+        json_decref(c);
+    }
+    fprintf(stderr, "%s (gguf gpt2, pre %s): %d cases: ids %d, ids_with_special %d, decoded %d\n",
+            name, pre, total, ok, ok_special, ok_dec);
+    assert_true(total >= 100);
+    assert_int_equal(ok, total);
+    assert_int_equal(ok_special, total);
+    assert_int_equal(ok_dec, total);
+    tok_ids_fini(&ids);
+    free(data);
+    tok_destroy(t);
+}
+
+static void test_gpt2_qwen3(void **state) {
+    (void)state;
+    run_gpt2_cases("qwen3", "qwen2", -1, 151645, 0);
+}
+
+static void test_gpt2_llama3(void **state) {
+    (void)state;
+    run_gpt2_cases("llama3", "llama-bpe", 128000, 128009, 1);
+}
+
 static void test_load_errors(void **state) {
     (void)state;
     tok_tokenizer *t = NULL;
@@ -345,6 +543,8 @@ int main(void) {
         cmocka_unit_test(test_phi3_special_tokens),
         cmocka_unit_test(test_stream_utf8),
         cmocka_unit_test(test_invalid_input),
+        cmocka_unit_test(test_gpt2_qwen3),
+        cmocka_unit_test(test_gpt2_llama3),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
