@@ -77,4 +77,42 @@
 #define LM_TPL_MAX_TIME_MS 2000u
 #endif
 
+/* ---- Model repository (src/repo): config.json and graph.pbtxt are user files, often copied from
+ * elsewhere; a hub download is untrusted. ---- */
+
+/* graph.pbtxt: file bytes. OVMS's LLM graphs are about 1 KiB; 4 MiB leaves room for any real
+ * MediaPipe graph. */
+#ifndef LM_PBTXT_MAX_BYTES
+#define LM_PBTXT_MAX_BYTES (4u << 20)
+#endif
+
+/* graph.pbtxt: message nesting. protobuf's own text parser stops at 100 (its default recursion
+ * limit); real graphs nest 5 deep. Keeps the recursive-descent parser off the C stack's end. */
+#ifndef LM_PBTXT_MAX_DEPTH
+#define LM_PBTXT_MAX_DEPTH 100
+#endif
+
+/* graph.pbtxt: fields in one file (a list element counts as one). Real graphs have under 100;
+ * the bound keeps a 4 MiB list of tiny numbers from costing hundreds of MB of field records. */
+#ifndef LM_PBTXT_MAX_FIELDS
+#define LM_PBTXT_MAX_FIELDS 100000u
+#endif
+
+/* config.json (the model repository's, not a model's): file bytes. One entry is ~100 bytes. */
+#ifndef LM_REPO_MAX_CONFIG_BYTES
+#define LM_REPO_MAX_CONFIG_BYTES (4u << 20)
+#endif
+
+/* config.json: models served from one configuration. Each loaded model owns a generation
+ * thread and its KV cache; a thousand is already far past what one machine serves. */
+#ifndef LM_REPO_MAX_MODELS
+#define LM_REPO_MAX_MODELS 1000u
+#endif
+
+/* --list_models: folder depth searched below --model_repository_path. OVMS lists names up to
+ * org/model/variant; 8 levels stop symlink loops and deep trees. */
+#ifndef LM_REPO_MAX_LIST_DEPTH
+#define LM_REPO_MAX_LIST_DEPTH 8
+#endif
+
 #endif
