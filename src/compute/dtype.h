@@ -1,14 +1,17 @@
 /* dtype.h — element types of weight tensors.
  *
- * The numbering is ggml's, because GGUF files store these numbers; block layouts of the quantized
- * types are defined where their kernels live. Facts per type (name, block size) are in
- * model/gguf.h for now (ggml_type_name, ggml_block_elems, ggml_block_bytes). */
+ * Two ranges share one enum. Numbers below GGML_TYPE_COUNT are ggml's, because GGUF files store
+ * these numbers. Numbers from LM_TYPE_FIRST up are lmserve's own formats, made at load time by
+ * quantizing F32/F16/BF16 weights; they never appear in a file, and their number is private to
+ * this build. Block layouts of every quantized type are in compute/quant.h; facts per type (name,
+ * bytes per row) come from quant_type_name() and quant_row_bytes(). */
 #ifndef LM_COMPUTE_DTYPE_H
 #define LM_COMPUTE_DTYPE_H
 
-/* Tensor element types, numbered as ggml numbers them (the file stores these numbers). Only the
- * types listed here are accepted; others fail parsing with LM_ERR_UNSUPPORTED naming the number. */
+/* Tensor element types. Only the types listed here are accepted; others fail parsing with
+ * LM_ERR_UNSUPPORTED naming the number. */
 typedef enum {
+    /* ---- ggml's numbering (GGUF stores these) ---- */
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,
     GGML_TYPE_Q4_0 = 2,
@@ -29,7 +32,16 @@ typedef enum {
     GGML_TYPE_I64 = 27,
     GGML_TYPE_F64 = 28,
     GGML_TYPE_BF16 = 30,
-    GGML_TYPE_COUNT = 40
+    GGML_TYPE_COUNT = 40,   /* bound of ggml's range: tables of GGUF facts are this long */
+
+    /* ---- lmserve's load-time formats (never in a file) ---- */
+    LM_TYPE_FIRST = 64,
+    LM_TYPE_I8_CH = 64,     /* int8 symmetric, one f32 scale per row (output channel) */
+    LM_TYPE_I4_CH = 65,     /* int4 symmetric, one f32 scale per row (group size -1) */
+    LM_TYPE_I4_G32 = 66,    /* int4 symmetric, one f16 scale per 32 weights of a row */
+    LM_TYPE_I4_G64 = 67,    /* ... per 64 weights */
+    LM_TYPE_I4_G128 = 68,   /* ... per 128 weights */
+    LM_TYPE_COUNT = 69      /* bound of every type number: tables indexed by type are this long */
 } ggml_type;
 
 #endif

@@ -1,10 +1,16 @@
-/* kernels.h — the kernel dispatch table.
+/* kernels.h — the kernel dispatch table and the matrix products built on it.
  *
- * A kernel set holds, per weight type, a dot product of one weight row with an f32 vector; the
- * matrix-vector product is built on it. The scalar reference set (kernels_ref.c) is the oracle;
- * SIMD sets (kernels_avx2.c, ...) are compiled with per-function target attributes and chosen at
- * run time from cpu_features. Tests run every set this machine supports against the reference.
- * Adding a weight type = one function per set plus its table entry. */
+ * A kernel set holds, per weight type, a dot product of one weight row with an f32 vector, and
+ * optionally a multi-vector variant that decodes the row once for several vectors (prefill and
+ * batched decode). Matrix-vector and matrix-matrix products are built on them, single-threaded
+ * or split over a thread pool by rows. The scalar reference set (kernels_ref.c) is the oracle:
+ * dot(row, x) = sum of (exact dequantized weight, quant.h) * x, in f32. SIMD sets
+ * (kernels_avx2.c, kernels_avx512.c) are compiled with per-function target attributes for a
+ * baseline x86-64 binary and chosen at run time from cpu_features. They keep x in f32 too, so
+ * they differ from the reference only by summation order (tests: tests/compute/test_kernels.c).
+ * Adding a weight type = its layout in quant.h, one function per set, its table entries.
+ *
+ * Threads: every function here is reentrant; kern_best() caches its choice on first use. */
 #ifndef LM_COMPUTE_KERNELS_H
 #define LM_COMPUTE_KERNELS_H
 
@@ -12,41 +18,69 @@
 #include <stdint.h>
 
 #include "compute/dtype.h"
+#include "compute/threadpool.h"
 
-/* Dot product of n elements of a weight row (stored as its type) with x (f32). n is a multiple of
- * the type's block size. */
+/* Dot product of n elements of a weight row (stored as its type) with x (f32). n is a multiple
+ * of quant_row_multiple(type). */
 typedef float (*kern_dot_fn)(int64_t n, const void *w_row, const float *x);
 
+/* Most vectors one kern_dotn_fn call takes. */
+#define KERN_DOTN_MAX 4
+
+/* out[b] = dot(n, w_row, x + b * x_stride) for b < nx, 1 <= nx <= KERN_DOTN_MAX: the row is
+ * decoded once for all nx vectors. Same numbers as nx calls of the set's dot, up to summation
+ * order. */
+typedef void (*kern_dotn_fn)(int64_t n, const void *w_row, const float *x, size_t x_stride, int nx,
+                             float *out);
+
 typedef struct {
-    const char *name;                 /* "scalar", "avx2", ... */
-    kern_dot_fn dot[GGML_TYPE_COUNT]; /* NULL: type not handled by this set (fall back to ref) */
+    const char *name;                 /* "scalar", "avx2", "avx512" */
+    kern_dot_fn dot[LM_TYPE_COUNT];   /* NULL: type not handled by this set (fall back to ref) */
+    kern_dotn_fn dotn[LM_TYPE_COUNT]; /* NULL: loop over dot */
 } kern_set;
 
-/* The scalar reference set: handles every type the engine supports. */
+/* The scalar reference set: handles every type quant_type_known() knows. */
 const kern_set *kern_reference(void);
 
 /* The best set for this CPU, chosen once. The environment variable LM_KERNELS=<name> forces a set
  * (e.g. "scalar") if this machine can run it. */
 const kern_set *kern_best(void);
 
-/* Fills out[] with every set this machine can run (reference first); returns how many. */
+/* Fills out[] with every set this machine can run, plainest first (reference first, best last);
+ * returns how many. */
 size_t kern_available(const kern_set **out, size_t max);
+
+/* Whether the reference set handles weight type t. */
+int kern_supports(ggml_type t);
+
+/* ---- products ------------------------------------------------------------------------------ */
 
 /* y[r] = dot(row r of w, x) for r in [0, rows). Rows are row_bytes apart. Uses k->dot[t], or the
  * reference when k has none for t. */
 void kern_matvec(const kern_set *k, ggml_type t, const void *w, size_t row_bytes, int64_t rows,
                  int64_t cols, const float *x, float *y);
 
-/* Converts n elements (a whole number of blocks) of one row of type t to f32. Every type the
- * reference set handles has a dequantizer (the embedding lookup and tests use it). */
-void kern_dequantize_row(ggml_type t, const void *row, float *out, int64_t n);
+/* kern_matvec split by rows over the pool's threads (p == NULL: on the calling thread). */
+void kern_matvec_mt(const kern_set *k, pool *p, ggml_type t, const void *w, size_t row_bytes,
+                    int64_t rows, int64_t cols, const float *x, float *y);
 
-/* Whether the reference set handles weight type t. */
-int kern_supports(ggml_type t);
+/* y[b][r] = dot(row r of w, x[b]) for b < n_batch, r < rows; x is [n_batch][cols] and y is
+ * [n_batch][rows], both row-major. Each weight row is read from memory once for all n_batch
+ * vectors (rows are processed in cache-sized tiles). Split by rows over the pool (NULL: calling
+ * thread). n_batch == 1 is kern_matvec_mt. */
+void kern_matmul(const kern_set *k, pool *p, ggml_type t, const void *w, size_t row_bytes,
+                 int64_t rows, int64_t cols, const float *x, int n_batch, float *y);
 
-/* IEEE half and bfloat16 conversions (scalar, exact; round-to-nearest-even for f32 -> f16). */
+/* ---- conversions --------------------------------------------------------------------------- */
+
+/* out[0..n) = row of type t as f32, exactly (for embeddings; see quant_dequantize_row). */
+void kern_row_to_f32(ggml_type t, const void *row, int64_t n, float *out);
+
+/* IEEE half and bfloat16 conversions (scalar, exact; round-to-nearest-even for f32 -> f16 and
+ * f32 -> bf16; NaN stays NaN). */
 float kern_f16_to_f32(uint16_t h);
 uint16_t kern_f32_to_f16(float f);
 float kern_bf16_to_f32(uint16_t h);
+uint16_t kern_f32_to_bf16(float f);
 
 #endif

@@ -1,10 +1,12 @@
-/* kernels_ref.c — scalar reference kernels: clear over clever, the oracle for SIMD variants. */
+/* kernels_ref.c — scalar reference kernels (clear over clever: the oracle for SIMD variants),
+ * the f16/bf16 conversions, and the run-time choice of a kernel set. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "compute/cpu.h"
 #include "compute/kernels.h"
 #include "compute/kernels_impl.h"
+#include "compute/quant.h"
 
 float kern_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31;
@@ -56,6 +58,16 @@ float kern_bf16_to_f32(uint16_t h) {
     return f;
 }
 
+uint16_t kern_f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
+    x += 0x7fff + ((x >> 16) & 1); /* round to nearest, ties to even; overflow becomes inf */
+    return (uint16_t)(x >> 16);
+}
+
+/* ---- reference dot products ----------------------------------------------------------------- */
+
 static float dot_f32(int64_t n, const void *w_row, const float *x) {
     const float *w = w_row;
     float sum = 0.0f;
@@ -77,15 +89,36 @@ static float dot_bf16(int64_t n, const void *w_row, const float *x) {
     return sum;
 }
 
-void kern_dequantize_row(ggml_type t, const void *row, float *out, int64_t n) {
-    const uint16_t *h = row;
-    switch (t) {
-    case GGML_TYPE_F32: memcpy(out, row, (size_t)n * sizeof(float)); return;
-    case GGML_TYPE_F16: for (int64_t i = 0; i < n; i++) out[i] = kern_f16_to_f32(h[i]); return;
-    case GGML_TYPE_BF16: for (int64_t i = 0; i < n; i++) out[i] = kern_bf16_to_f32(h[i]); return;
-    default: memset(out, 0, (size_t)n * sizeof(float)); return; /* unreachable: kern_supports */
+/* Quantized types: dequantize a piece of the row exactly, then multiply-add in f32, in order. */
+static float dot_dequant(ggml_type t, int64_t n, const void *w_row, const float *x) {
+    float tmp[256];
+    const int64_t piece = 256; /* a multiple of every type's block (quant_row_multiple <= 256) */
+    float sum = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0 += piece) {
+        int64_t m = n - i0 < piece ? n - i0 : piece;
+        quant_dequantize_range(t, w_row, i0, m, tmp);
+        for (int64_t i = 0; i < m; i++) sum += tmp[i] * x[i0 + i];
     }
+    return sum;
 }
+
+#define REF_DOT(name, type)                                                                    \
+    static float dot_##name(int64_t n, const void *w_row, const float *x) {                    \
+        return dot_dequant(type, n, w_row, x);                                                 \
+    }
+REF_DOT(q4_0, GGML_TYPE_Q4_0)
+REF_DOT(q4_1, GGML_TYPE_Q4_1)
+REF_DOT(q5_0, GGML_TYPE_Q5_0)
+REF_DOT(q5_1, GGML_TYPE_Q5_1)
+REF_DOT(q8_0, GGML_TYPE_Q8_0)
+REF_DOT(q4_K, GGML_TYPE_Q4_K)
+REF_DOT(q5_K, GGML_TYPE_Q5_K)
+REF_DOT(q6_K, GGML_TYPE_Q6_K)
+REF_DOT(i8_ch, LM_TYPE_I8_CH)
+REF_DOT(i4_ch, LM_TYPE_I4_CH)
+REF_DOT(i4_g32, LM_TYPE_I4_G32)
+REF_DOT(i4_g64, LM_TYPE_I4_G64)
+REF_DOT(i4_g128, LM_TYPE_I4_G128)
 
 static const kern_set g_reference = {
     .name = "scalar",
@@ -93,20 +126,41 @@ static const kern_set g_reference = {
         [GGML_TYPE_F32] = dot_f32,
         [GGML_TYPE_F16] = dot_f16,
         [GGML_TYPE_BF16] = dot_bf16,
+        [GGML_TYPE_Q4_0] = dot_q4_0,
+        [GGML_TYPE_Q4_1] = dot_q4_1,
+        [GGML_TYPE_Q5_0] = dot_q5_0,
+        [GGML_TYPE_Q5_1] = dot_q5_1,
+        [GGML_TYPE_Q8_0] = dot_q8_0,
+        [GGML_TYPE_Q4_K] = dot_q4_K,
+        [GGML_TYPE_Q5_K] = dot_q5_K,
+        [GGML_TYPE_Q6_K] = dot_q6_K,
+        [LM_TYPE_I8_CH] = dot_i8_ch,
+        [LM_TYPE_I4_CH] = dot_i4_ch,
+        [LM_TYPE_I4_G32] = dot_i4_g32,
+        [LM_TYPE_I4_G64] = dot_i4_g64,
+        [LM_TYPE_I4_G128] = dot_i4_g128,
     },
 };
 
 const kern_set *kern_reference(void) { return &g_reference; }
 
 int kern_supports(ggml_type t) {
-    return (unsigned)t < GGML_TYPE_COUNT && g_reference.dot[t] != NULL;
+    return (unsigned)t < LM_TYPE_COUNT && g_reference.dot[t] != NULL;
+}
+
+kern_dot_fn kern_dot_for(const kern_set *k, ggml_type t) {
+    return k->dot[t] ? k->dot[t] : g_reference.dot[t];
 }
 
 void kern_matvec(const kern_set *k, ggml_type t, const void *w, size_t row_bytes, int64_t rows,
                  int64_t cols, const float *x, float *y) {
-    kern_dot_fn dot = k->dot[t] ? k->dot[t] : g_reference.dot[t];
+    kern_dot_fn dot = kern_dot_for(k, t);
     const unsigned char *row = w;
     for (int64_t r = 0; r < rows; r++, row += row_bytes) y[r] = dot(cols, row, x);
+}
+
+void kern_row_to_f32(ggml_type t, const void *row, int64_t n, float *out) {
+    quant_dequantize_row(t, row, n, out);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -116,6 +170,8 @@ size_t kern_available(const kern_set **out, size_t max) {
     size_t n = 0;
     if (n < max) out[n++] = &g_reference;
     if (f->avx2 && f->fma && f->f16c && n < max) out[n++] = kern_avx2();
+    if (f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl && n < max)
+        out[n++] = kern_avx512();
     return n;
 }
 

@@ -1,5 +1,6 @@
 /* tests/compute/test_kernels.c — every kernel set this machine can run against the scalar
- * reference, and the half/bfloat16 conversions against known bit patterns. */
+ * reference, for every weight type at several row lengths (dot and multi-vector dot), and the
+ * half/bfloat16 conversions against known bit patterns. LM_TEST_SEED=<n> changes the data. */
 #include "lmtest.h"
 
 #include <math.h>
@@ -7,12 +8,15 @@
 
 #include "compute/cpu.h"
 #include "compute/kernels.h"
+#include "compute_testutil.h"
 
-static uint64_t g_rng = 0x1234567;
-static float frand(void) {
-    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((g_rng >> 40) & 0xffffff) / (float)0x1000000 * 2.0f - 1.0f;
-}
+/* Tolerances. A SIMD set computes the same dequantized weights as the reference and differs in
+ * summation order (and in fused multiply-adds), so its error is a few f32 roundings of the
+ * partial sums: relative to sum |w_i x_i| it stays near 1e-7; 1e-5 leaves a wide margin while a
+ * wrong weight (a misplaced nibble, scale or bit) moves the result by 1e-3 or more. */
+#define TOL_SUM_ORDER 1e-5
+/* The multi-vector dot decodes the row once for all vectors; same tolerance. */
+#define TOL_DOTN TOL_SUM_ORDER
 
 static void test_f16_conversions(void **state) {
     (void)state;
@@ -36,41 +40,103 @@ static void test_f16_conversions(void **state) {
     assert_true(kern_bf16_to_f32(0x3f80) == 1.0f);
 }
 
+/* sum |w_i x_i| in double over the exact dequantized row: the scale of summation error */
+static double abs_dot(ggml_type t, const void *row, int64_t n, const float *x, float *scratch) {
+    quant_dequantize_row(t, row, n, scratch);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += fabs((double)scratch[i] * x[i]);
+    return s;
+}
+
+/* Row lengths for type t: multiples of its block, several sizes, plus ragged ones for the float
+ * types (SIMD tails). */
+static int row_lengths(ggml_type t, int64_t *out) {
+    int64_t m = quant_row_multiple(t);
+    int k = 0;
+    if (m == 1) {
+        const int64_t ragged[] = {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 1000, 4099};
+        for (size_t i = 0; i < sizeof ragged / sizeof ragged[0]; i++) out[k++] = ragged[i];
+        m = 32;
+    }
+    const int64_t mult[] = {1, 2, 3, 5, 8, 16};
+    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++) out[k++] = m * mult[i];
+    out[k++] = 4096;
+    out[k++] = 4096 + 2 * 256;
+    return k;
+}
+
 static void test_sets_match_reference(void **state) {
     (void)state;
+    rng_seed_from_env();
     char desc[256];
     cpu_features_describe(cpu_features_get(), desc, sizeof desc);
-    print_message("cpu: %s\n", desc);
+    print_message("cpu: %s; seed %llu\n", desc, (unsigned long long)g_rng);
     const kern_set *sets[8];
     size_t n = kern_available(sets, 8);
     assert_true(n >= 1);
     assert_ptr_equal(sets[0], kern_reference());
-    enum { ROWS = 7, COLS = 1024 + 96 };
-    static float wf[ROWS * COLS], x[COLS];
-    static uint16_t wh[ROWS * COLS];
-    for (int i = 0; i < ROWS * COLS; i++) {
-        wf[i] = frand();
-        wh[i] = kern_f32_to_f16(wf[i]);
-    }
-    for (int i = 0; i < COLS; i++) x[i] = frand();
-    const struct { ggml_type t; const void *w; size_t row_bytes; } cases[] = {
-        {GGML_TYPE_F32, wf, COLS * 4}, {GGML_TYPE_F16, wh, COLS * 2}, {GGML_TYPE_BF16, wh, COLS * 2},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        float ref[ROWS], got[ROWS];
-        for (int cols = 8; cols <= COLS; cols += cols < 64 ? 8 : 520) {
-            kern_matvec(kern_reference(), cases[c].t, cases[c].w, cases[c].row_bytes, ROWS, cols, x, ref);
+    for (size_t s = 0; s < n; s++) print_message("set %s\n", sets[s]->name);
+    enum { ROWS = 5, MAXN = 4096 + 512 + 64 };
+    static unsigned char w[ROWS * (MAXN * 4 + 64)];
+    static float x[KERN_DOTN_MAX * MAXN], scratch[MAXN];
+    for (int i = 0; i < KERN_DOTN_MAX * MAXN; i++) x[i] = frand();
+    for (size_t ti = 0; ti < N_ALL_TYPES; ti++) {
+        ggml_type t = k_all_types[ti];
+        int64_t lens[32];
+        int n_lens = row_lengths(t, lens);
+        for (int li = 0; li < n_lens; li++) {
+            int64_t cols = lens[li];
+            size_t rb = quant_row_bytes(t, cols);
+            assert_true(rb > 0);
+            for (int r = 0; r < ROWS; r++) fill_row(t, cols, w + (size_t)r * rb, scratch);
+            float ref[ROWS], got[ROWS];
+            kern_matvec(kern_reference(), t, w, rb, ROWS, cols, x, ref);
             for (size_t s = 0; s < n; s++) {
-                kern_matvec(sets[s], cases[c].t, cases[c].w, cases[c].row_bytes, ROWS, cols, x, got);
+                kern_matvec(sets[s], t, w, rb, ROWS, cols, x, got);
                 for (int r = 0; r < ROWS; r++) {
-                    /* relative to the sum of |w*x|: summation order is the only difference */
-                    double tol = 1e-5 * cols;
-                    if (fabs(got[r] - ref[r]) > tol)
-                        fail_msg("set %s type %d cols %d row %d: %g vs reference %g",
-                                 sets[s]->name, (int)cases[c].t, cols, r, (double)got[r], (double)ref[r]);
+                    double scale = abs_dot(t, w + (size_t)r * rb, cols, x, scratch);
+                    double tol = TOL_SUM_ORDER * scale + 1e-30;
+                    if (!(fabs((double)got[r] - ref[r]) <= tol))
+                        fail_msg("set %s type %s cols %lld row %d: %.9g vs reference %.9g (tol %g)",
+                                 sets[s]->name, quant_type_name(t), (long long)cols, r,
+                                 (double)got[r], (double)ref[r], tol);
+                }
+                /* the multi-vector dot, each count of vectors, against the single dot */
+                kern_dotn_fn dotn = sets[s]->dotn[t];
+                if (!dotn) continue;
+                for (int nx = 1; nx <= KERN_DOTN_MAX; nx++) {
+                    float outn[KERN_DOTN_MAX];
+                    dotn(cols, w, x, MAXN, nx, outn);
+                    for (int b = 0; b < nx; b++) {
+                        float one = sets[s]->dot[t](cols, w, x + (size_t)b * MAXN);
+                        double tol = TOL_DOTN * abs_dot(t, w, cols, x + (size_t)b * MAXN, scratch);
+                        if (!(fabs((double)outn[b] - one) <= tol + 1e-30))
+                            fail_msg("set %s type %s cols %lld: dotn(nx=%d)[%d] %.9g vs dot %.9g",
+                                     sets[s]->name, quant_type_name(t), (long long)cols, nx, b,
+                                     (double)outn[b], (double)one);
+                    }
                 }
             }
         }
+    }
+}
+
+/* The reference dot of a quantized type is dot(exact dequantized row, x) in f32. */
+static void test_reference_is_dequant_dot(void **state) {
+    (void)state;
+    enum { N = 512 };
+    static unsigned char w[N * 4];
+    static float x[N], deq[N], scratch[N];
+    for (int i = 0; i < N; i++) x[i] = frand();
+    for (size_t ti = 0; ti < N_ALL_TYPES; ti++) {
+        ggml_type t = k_all_types[ti];
+        fill_row(t, N, w, scratch);
+        kern_row_to_f32(t, w, N, deq);
+        float want = 0.0f;
+        for (int i = 0; i < N; i++) want += deq[i] * x[i];
+        float got = kern_reference()->dot[t](N, w, x);
+        if (got != want) fail_msg("type %s: reference dot %.9g, dequantized dot %.9g",
+                                  quant_type_name(t), (double)got, (double)want);
     }
 }
 
@@ -85,6 +151,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_conversions),
         cmocka_unit_test(test_sets_match_reference),
+        cmocka_unit_test(test_reference_is_dequant_dot),
         cmocka_unit_test(test_forced_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
