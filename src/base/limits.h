@@ -77,6 +77,58 @@
 #define LM_TPL_MAX_TIME_MS 2000u
 #endif
 
+/* ---- safetensors and Hugging Face config.json (src/model/safetensors.c, hfconfig.c). Model
+ * folders are user downloads: untrusted. ---- */
+
+/* safetensors: bytes of the JSON header. Hugging Face's reader refuses headers over 100,000,000
+ * bytes (MAX_HEADER_SIZE); we use the same figure so every file it loads, we load. Real headers are
+ * under a few MB. jansson's tree costs up to ~20x the header's bytes while parsing. */
+#ifndef LM_ST_MAX_HEADER
+#define LM_ST_MAX_HEADER 100000000u
+#endif
+
+/* safetensors: tensors in one file, and in one sharded model. The largest real models have tens
+ * of thousands; GGUF uses the same bound (LM_GGUF_MAX_TENSORS). */
+#ifndef LM_ST_MAX_TENSORS
+#define LM_ST_MAX_TENSORS (1u << 20)
+#endif
+
+/* safetensors: tensor rank. Weights use 1-2 dims, conv/MoE weights up to 5; 8 leaves room.
+ * Fixed (not overridable): st_tensor.shape[] is sized by it. */
+#define LM_ST_MAX_DIMS 8
+
+/* safetensors: bytes of model.safetensors.index.json. About 100 bytes per tensor; 100 MB as for
+ * a header. */
+#ifndef LM_ST_MAX_INDEX
+#define LM_ST_MAX_INDEX 100000000u
+#endif
+
+/* safetensors: shard files of one model (each is one mapping). The largest real models ship a
+ * few hundred; the kernel's default map count limit is 65530. */
+#ifndef LM_ST_MAX_SHARDS
+#define LM_ST_MAX_SHARDS 4096u
+#endif
+
+/* config.json / generation_config.json: file bytes. Real ones are under 16 KiB. */
+#ifndef LM_HFCONFIG_MAX_BYTES
+#define LM_HFCONFIG_MAX_BYTES (4u << 20)
+#endif
+
+/* config.json: largest integer accepted for a size, count or token id (hidden_size,
+ * max_position_embeddings, eos_token_id, ...), so each fits an int and a product of two fits
+ * 64 bits. Raises LM_ERR_FORMAT naming the key. */
+#ifndef LM_HFCONFIG_MAX_INT
+#define LM_HFCONFIG_MAX_INT 2147483647
+#endif
+
+/* config.json: EOS token ids kept from a list (Llama 3.1's generation config has 3).
+ * Fixed (not overridable): hfconfig arrays are sized by it. */
+#define LM_HFCONFIG_MAX_EOS 32
+
+/* config.json: entries of rope_scaling.short_factor / long_factor (one per rotated pair:
+ * rotary_dim / 2, 48 for Phi-3.5). Fixed: hfconfig arrays are sized by it. */
+#define LM_HFCONFIG_MAX_ROPE_FACTORS 512
+
 /* ---- Model repository (src/repo): config.json and graph.pbtxt are user files, often copied from
  * elsewhere; a hub download is untrusted. ---- */
 
