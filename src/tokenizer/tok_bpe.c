@@ -25,7 +25,8 @@ typedef struct {
 typedef struct {
     uint64_t key;       /* priority << 32 | left position: smaller pops first */
     int32_t aux;        /* BPE: merged id; SPM: right position */
-    uint32_t len;       /* SPM: byte length of the merged pair, to skip stale entries */
+    uint32_t len;       /* byte length of the merged pair, to skip stale entries */
+    int32_t a, b;       /* BPE: the pair's ids when pushed */
 } merge_cand;
 
 struct tok_workspace {
@@ -156,6 +157,15 @@ static void bytelevel_spell(lm_buf *out, const char *p, size_t n) {
 
 /* ---------------------------------------------------------------- ranked merges (HF BPE) */
 
+/* Queues the merge of symbol `left` with its right neighbour, if the pair is a merge. */
+static lm_status bpe_try_pair(const tok_tokenizer *t, tok_workspace *ws, int32_t left) {
+    const sym *l = &ws->syms[left], *r = &ws->syms[l->next];
+    int32_t rank, id;
+    if (!tok_pairmap_get(&t->merges, l->id, r->id, &rank, &id)) return LM_OK;
+    merge_cand c = {(uint64_t)(uint32_t)rank << 32 | (uint32_t)left, id, l->len + r->len, l->id, r->id};
+    return heap_push(ws, c);
+}
+
 static lm_status bpe_encode(const tok_tokenizer *t, tok_workspace *ws, const char *p, size_t n,
                             tok_ids *out) {
     if (t->ignore_merges) {
@@ -197,28 +207,28 @@ static lm_status bpe_encode(const tok_tokenizer *t, tok_workspace *ws, const cha
     s[ns - 1].next = -1;
 
     ws->n_heap = 0;
-    int32_t rank, id;
-    for (size_t i = 0; i + 1 < ns; i++)
-        if (tok_pairmap_get(&t->merges, s[i].id, s[i + 1].id, &rank, &id))
-            LM_TRY(heap_push(ws, (merge_cand){(uint64_t)(uint32_t)rank << 32 | i, id, 0}));
+    for (size_t i = 0; i + 1 < ns; i++) LM_TRY(bpe_try_pair(t, ws, (int32_t)i));
     while (ws->n_heap) {
         merge_cand c = heap_pop(ws);
         uint32_t pos = (uint32_t)c.key;
         sym *l = &s[pos];
         if (l->len == 0 || l->next < 0) continue;
         sym *r = &s[l->next];
-        /* stale if the pair there no longer merges into the same token */
-        if (!tok_pairmap_get(&t->merges, l->id, r->id, &rank, &id) || id != c.aux) continue;
+        /* Stale unless the pair there still merges into the same token (HF's test). The same ids
+         * pass at once; a pair of another total length cannot make the same token. */
+        if (l->id != c.a || r->id != c.b) {
+            int32_t rank, id;
+            if (l->len + r->len != c.len || !tok_pairmap_get(&t->merges, l->id, r->id, &rank, &id) ||
+                id != c.aux)
+                continue;
+        }
         l->id = c.aux;
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
         if (r->next >= 0) s[r->next].prev = (int32_t)pos;
-        if (l->prev >= 0 && tok_pairmap_get(&t->merges, s[l->prev].id, l->id, &rank, &id))
-            LM_TRY(heap_push(ws, (merge_cand){(uint64_t)(uint32_t)rank << 32 | (uint32_t)l->prev,
-                                              id, 0}));
-        if (l->next >= 0 && tok_pairmap_get(&t->merges, l->id, s[l->next].id, &rank, &id))
-            LM_TRY(heap_push(ws, (merge_cand){(uint64_t)(uint32_t)rank << 32 | pos, id, 0}));
+        if (l->prev >= 0) LM_TRY(bpe_try_pair(t, ws, l->prev));
+        if (l->next >= 0) LM_TRY(bpe_try_pair(t, ws, (int32_t)pos));
     }
     for (int32_t i = 0; i >= 0; i = s[i].next) tok_ids_push(out, s[i].id);
     return LM_OK;
@@ -241,7 +251,7 @@ static lm_status spm_try_pair(const tok_tokenizer *t, tok_workspace *ws, const c
     uint32_t len = l->len + r->len;
     int32_t id = tok_map_get(&t->vocab, p + l->start, len);
     if (id < 0) return LM_OK;
-    merge_cand c = {(uint64_t)score_key(t->pieces[id].score) << 32 | (uint32_t)left, right, len};
+    merge_cand c = {(uint64_t)score_key(t->pieces[id].score) << 32 | (uint32_t)left, right, len, 0, 0};
     return heap_push(ws, c);
 }
 

@@ -111,7 +111,7 @@ static void lowercase(lm_buf *dst, const char *s, size_t n) {
     }
 }
 
-static lm_status unicode_form(lm_buf *dst, const char *s, size_t n, int options) {
+static lm_status unicode_form_region(lm_buf *dst, const char *s, size_t n, int options) {
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &res,
                                       (utf8proc_option_t)(UTF8PROC_STABLE | options));
@@ -121,6 +121,28 @@ static lm_status unicode_form(lm_buf *dst, const char *s, size_t n, int options)
     }
     buf_append(dst, res, (size_t)r);
     free(res);
+    return LM_OK;
+}
+
+/* A Unicode normal form. ASCII is unchanged by all four forms, and nothing composes with, reorders
+ * around or decomposes into an ASCII character that follows, so the text can be cut before every
+ * ASCII character: only an ASCII character plus the non-ASCII run after it goes to utf8proc. */
+static lm_status unicode_form(lm_buf *dst, const char *s, size_t n, int options) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && u[j] < 0x80) j++;
+        if (j == n) {
+            buf_append(dst, s + i, n - i);
+            break;
+        }
+        size_t start = j > i ? j - 1 : j, e = j;
+        while (e < n && u[e] >= 0x80) e++;
+        buf_append(dst, s + i, start - i);
+        LM_TRY(unicode_form_region(dst, s + start, e - start, options));
+        i = e;
+    }
     return LM_OK;
 }
 

@@ -7,6 +7,7 @@
  * \p{..}, \w, \d) and matched without UTF checks: the encoder repairs invalid UTF-8 first. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ struct tok_regex {
     int jit;            /* JIT compilation succeeded */
 };
 
-/* Per-thread match state: compiled patterns are shared by all threads, match data is not. */
+/* Per-thread match state: compiled patterns are shared by all threads, match data is not. A
+ * pthread key frees a thread's state when the thread exits. */
 typedef struct {
     pcre2_match_data *md;
     pcre2_jit_stack *stack;
@@ -25,20 +27,31 @@ typedef struct {
 } thread_state;
 
 static _Thread_local thread_state tls;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p) {
+    thread_state *st = p;
+    pcre2_match_data_free(st->md);
+    pcre2_match_context_free(st->mctx);
+    pcre2_jit_stack_free(st->stack);
+    memset(st, 0, sizeof *st);
+}
+
+static void tls_make_key(void) { (void)pthread_key_create(&tls_key, tls_free); }
 
 static int tls_ready(void) {
     if (tls.md) return 1;
+    pthread_once(&tls_once, tls_make_key);
     tls.md = pcre2_match_data_create(1, NULL);
     tls.mctx = pcre2_match_context_create(NULL);
     tls.stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
     if (!tls.md || !tls.mctx) {
-        pcre2_match_data_free(tls.md);
-        pcre2_match_context_free(tls.mctx);
-        pcre2_jit_stack_free(tls.stack);
-        memset(&tls, 0, sizeof tls);
+        tls_free(&tls);
         return 0;
     }
     if (tls.stack) pcre2_jit_stack_assign(tls.mctx, NULL, tls.stack);
+    pthread_setspecific(tls_key, &tls);
     return 1;
 }
 

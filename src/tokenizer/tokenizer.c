@@ -117,23 +117,17 @@ static int byte_is_printable(int b) {
 }
 
 uint32_t tok_bytelevel_char(uint8_t b) {
-    static uint32_t table[256];
-    static int ready; /* benign race: every thread computes the same table */
-    if (!ready) {
-        uint32_t next = 256;
-        for (int i = 0; i < 256; i++) table[i] = byte_is_printable(i) ? (uint32_t)i : next++;
-        ready = 1;
-    }
-    return table[b];
+    if (byte_is_printable(b)) return b;
+    if (b <= 0x20) return 256u + b;                  /* 0x00..0x20 -> U+0100..U+0120 */
+    if (b >= 0x7F && b <= 0xA0) return 289u + (b - 0x7Fu); /* 0x7F..0xA0 -> U+0121..U+0142 */
+    return 323u;                                     /* 0xAD -> U+0143 */
 }
 
 int tok_bytelevel_byte(uint32_t cp) {
     if (cp < 256) return byte_is_printable((int)cp) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1;
-    int k = (int)(cp - 256);
-    for (int b = 0; b < 256; b++)
-        if (!byte_is_printable(b) && k-- == 0) return b;
-    return -1;
+    if (cp <= 288) return (int)(cp - 256);
+    if (cp <= 322) return (int)(0x7F + cp - 289);
+    return cp == 323 ? 0xAD : -1;
 }
 
 void tok_build_byte_tables(tok_tokenizer *t) {

@@ -12,14 +12,14 @@
 #include "tokenizer/tokenizer.h"
 
 /* Path of a file under tests/data (LM_TEST_DATA, or the source tree when run by hand). */
-static void test_data_path(char *out, size_t cap, const char *rel) {
+static inline void test_data_path(char *out, size_t cap, const char *rel) {
     const char *root = getenv("LM_TEST_DATA");
     if (root) snprintf(out, cap, "%s/%s", root, rel);
     else snprintf(out, cap, "%s/tests/data/%s", LM_SOURCE_DIR, rel);
 }
 
 /* Whole file into a malloc'd NUL-terminated buffer; NULL when unreadable. */
-static char *test_read_file(const char *path, size_t *len) {
+static inline char *test_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     lm_buf b = {0};
@@ -33,7 +33,7 @@ static char *test_read_file(const char *path, size_t *len) {
 }
 
 /* Streams ids through tok_stream and returns the concatenated output (caller frees). */
-static char *test_stream_all(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip,
+static inline char *test_stream_all(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip,
                              size_t *len) {
     tok_stream s;
     tok_stream_init(&s, t, skip);
@@ -44,7 +44,7 @@ static char *test_stream_all(const tok_tokenizer *t, const int32_t *ids, size_t 
     return out.data ? out.data : calloc(1, 1);
 }
 
-static void test_print_ids(const char *label, const int32_t *ids, size_t n) {
+static inline void test_print_ids(const char *label, const int32_t *ids, size_t n) {
     fprintf(stderr, "  %s:", label);
     for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
     fprintf(stderr, "\n");
