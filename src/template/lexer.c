@@ -261,29 +261,54 @@ static size_t scan_digits(const tpl_lexer *lx, size_t pos) {
     return p;
 }
 
+/* Digits of `base` with optional single underscores before each: (_?[digit])+. */
+static size_t scan_based(const tpl_lexer *lx, size_t pos, int base) {
+    size_t p = pos;
+    for (;;) {
+        size_t q = p < lx->len && lx->src[p] == '_' ? p + 1 : p;
+        int d = q < lx->len ? hexval(lx->src[q]) : -1;
+        if (d < 0 || d >= base) break;
+        p = q + 1;
+    }
+    return p;
+}
+
+/* Numbers as Jinja2 lexes them: the float rule first (not right after a '.'), then integers:
+ * 0b/0o/0x forms, [1-9](_?\d)*, or 0(_?0)* — so "012" is "0" followed by "12". */
 static lm_status lex_number(tpl_lexer *lx, lm_error *err) {
-    size_t start = lx->pos;
-    size_t p = scan_digits(lx, start);
-    int is_float = 0;
-    /* Jinja's float rule does not apply right after a '.', so `x.0.1` is two subscripts. */
-    int after_dot = start > 0 && lx->src[start - 1] == '.';
-    if (!after_dot) {
-        size_t q = p;
-        if (q + 1 < lx->len && lx->src[q] == '.' && is_digit(lx->src[q + 1])) {
-            q = scan_digits(lx, q + 1);
-            is_float = 1;
-        }
-        if (q < lx->len && (lx->src[q] == 'e' || lx->src[q] == 'E')) {
-            size_t r = q + 1;
+    size_t start = lx->pos, p = start;
+    int is_float = 0, base = 10;
+    if (!(start > 0 && lx->src[start - 1] == '.')) {
+        size_t q = scan_digits(lx, start), f = 0;
+        if (q + 1 < lx->len && lx->src[q] == '.' && is_digit(lx->src[q + 1])) f = scan_digits(lx, q + 1);
+        size_t e = f ? f : q;
+        if (e < lx->len && (lx->src[e] == 'e' || lx->src[e] == 'E')) {
+            size_t r = e + 1;
             if (r < lx->len && (lx->src[r] == '+' || lx->src[r] == '-')) r++;
-            size_t s = scan_digits(lx, r);
-            if (s > r) { q = s; is_float = 1; }
+            size_t x = scan_digits(lx, r);
+            if (x > r) { p = x; is_float = 1; }
         }
-        if (is_float) p = q;
+        if (!is_float && f) { p = f; is_float = 1; }
+    }
+    size_t digits_at = start;
+    if (!is_float) {
+        char c1 = start + 1 < lx->len ? (char)(lx->src[start + 1] | 0x20) : 0;
+        if (lx->src[start] == '0' && (c1 == 'b' || c1 == 'o' || c1 == 'x')) {
+            base = c1 == 'b' ? 2 : c1 == 'o' ? 8 : 16;
+            p = scan_based(lx, start + 2, base);
+            if (p == start + 2) { base = 10; p = start + 1; } /* just "0" */
+            else digits_at = start + 2;
+        } else if (lx->src[start] == '0') {
+            p = start + 1;
+            while (p + 1 < lx->len && lx->src[p] == '_' && lx->src[p + 1] == '0') p += 2;
+            while (p < lx->len && lx->src[p] == '0') p++;
+        } else {
+            p = scan_based(lx, start + 1, 10);
+        }
     }
     char buf[128];
     size_t n = 0;
-    for (size_t i = start; i < p; i++) {
+    for (size_t i = digits_at; i < p; i++) {
         if (lx->src[i] == '_') continue;
         if (n + 1 >= sizeof buf) return lex_fail(lx, start, err, "number literal too long");
         buf[n++] = lx->src[i];
@@ -296,11 +321,12 @@ static lm_status lex_number(tpl_lexer *lx, lm_error *err) {
     } else {
         uint64_t v = 0;
         for (size_t i = 0; i < n; i++) {
-            if (v > (uint64_t)(INT64_MAX - 9) / 10) {
+            uint64_t d = (uint64_t)hexval(buf[i]);
+            if (v > ((uint64_t)INT64_MAX - d) / (uint64_t)base) {
                 lx->nqueue--;
                 return lex_fail(lx, start, err, "integer literal %s is too large (limit is 2^63-1)", buf);
             }
-            v = v * 10 + (uint64_t)(buf[i] - '0');
+            v = v * (uint64_t)base + d;
         }
         t->i = (int64_t)v;
     }

@@ -235,9 +235,16 @@ lm_status tpl_str_splitlines(tpl_rt *rt, const tpl_value *s, int keepends, tpl_v
 #define NOARGS(what)                                                                             \
     LM_TRY(tpl_bind_args(rt, what, args, NULL, 0, NULL, NULL))
 
-METHOD(m_strip) { BIND("str.strip", "chars"); return tpl_str_strip(rt, self, &a[0], 1, 1, out); }
-METHOD(m_lstrip) { BIND("str.lstrip", "chars"); return tpl_str_strip(rt, self, &a[0], 1, 0, out); }
-METHOD(m_rstrip) { BIND("str.rstrip", "chars"); return tpl_str_strip(rt, self, &a[0], 0, 1, out); }
+/* Most Python str/dict/list methods take positional arguments only. */
+#define POSONLY(what)                                                                            \
+    do {                                                                                         \
+        if (args->nkw)                                                                           \
+            return tpl_rt_fail(rt, LM_ERR_INVALID, "%s() takes no keyword arguments", what);     \
+    } while (0)
+
+METHOD(m_strip) { POSONLY("str.strip"); BIND("str.strip", "chars"); return tpl_str_strip(rt, self, &a[0], 1, 1, out); }
+METHOD(m_lstrip) { POSONLY("str.lstrip"); BIND("str.lstrip", "chars"); return tpl_str_strip(rt, self, &a[0], 1, 0, out); }
+METHOD(m_rstrip) { POSONLY("str.rstrip"); BIND("str.rstrip", "chars"); return tpl_str_strip(rt, self, &a[0], 0, 1, out); }
 METHOD(m_upper) { NOARGS("str.upper"); return tpl_str_case(rt, self, TPL_CASE_UPPER, out); }
 METHOD(m_lower) { NOARGS("str.lower"); return tpl_str_case(rt, self, TPL_CASE_LOWER, out); }
 METHOD(m_title) { NOARGS("str.title"); return tpl_str_case(rt, self, TPL_CASE_TITLE, out); }
@@ -245,6 +252,7 @@ METHOD(m_capitalize) { NOARGS("str.capitalize"); return tpl_str_case(rt, self, T
 METHOD(m_swapcase) { NOARGS("str.swapcase"); return tpl_str_case(rt, self, TPL_CASE_SWAP, out); }
 
 METHOD(m_replace) {
+    POSONLY("str.replace");
     BIND("str.replace", "old", "new", "count");
     if (tpl_arg_missing(&a[0]) || tpl_arg_missing(&a[1]))
         return tpl_rt_fail(rt, LM_ERR_INVALID, "str.replace() takes at least 2 arguments");
@@ -305,9 +313,8 @@ static lm_status split(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_va
     if (!from_right) {
         size_t i = tpl_py_ws_prefix(p, n);
         while (i < n) {
-            if (maxsplit == 0) { /* the rest, trailing whitespace stripped */
-                size_t e = n - tpl_py_ws_suffix(p + i, n - i);
-                LM_TRY(vv_push(rt, &vv, substr(self, i, e)));
+            if (maxsplit == 0) { /* the rest, trailing whitespace kept */
+                LM_TRY(vv_push(rt, &vv, substr(self, i, n)));
                 break;
             }
             size_t j = i;
@@ -327,9 +334,8 @@ static lm_status split(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_va
     valvec rev = {0};
     size_t end = n - tpl_py_ws_suffix(p, n);
     while (end > 0) {
-        if (maxsplit == 0) {
-            size_t b = tpl_py_ws_prefix(p, end);
-            LM_TRY(vv_push(rt, &rev, substr(self, b, end)));
+        if (maxsplit == 0) { /* the rest, leading whitespace kept */
+            LM_TRY(vv_push(rt, &rev, substr(self, 0, end)));
             break;
         }
         size_t j = end;
@@ -352,6 +358,7 @@ METHOD(m_split) { return split(rt, self, args, out, 0); }
 METHOD(m_rsplit) { return split(rt, self, args, out, 1); }
 
 static lm_status affix(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_value *out, int at_end) {
+    POSONLY(at_end ? "str.endswith" : "str.startswith");
     BIND(at_end ? "str.endswith" : "str.startswith", "prefix", "start", "end");
     if (tpl_arg_missing(&a[0]))
         return tpl_rt_fail(rt, LM_ERR_INVALID, "startswith/endswith takes at least 1 argument");
@@ -380,6 +387,7 @@ METHOD(m_endswith) { return affix(rt, self, args, out, 1); }
 /* find/rfind/index/rindex/count: code point positions, optional start/end. */
 static lm_status search(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_value *out,
                         const char *what, int from_right, int raise, int count) {
+    POSONLY(what);
     BIND(what, "sub", "start", "end");
     if (tpl_arg_missing(&a[0])) return tpl_rt_fail(rt, LM_ERR_INVALID, "%s() takes at least 1 argument", what);
     LM_TRY(want_str(rt, what, &a[0]));
@@ -426,6 +434,7 @@ METHOD(m_rindex) { return search(rt, self, args, out, "str.rindex", 1, 1, 0); }
 METHOD(m_count) { return search(rt, self, args, out, "str.count", 0, 0, 1); }
 
 METHOD(m_join) {
+    POSONLY("str.join");
     BIND("str.join", "iterable");
     tpl_value *items;
     size_t n;
@@ -488,6 +497,7 @@ METHOD(m_isupper) { return case_check(rt, self, args, out, 1); }
 
 /* center/ljust/rjust/zfill: pad to a width in code points. */
 static lm_status pad(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_value *out, char how) {
+    POSONLY("str.center/ljust/rjust/zfill");
     BIND("str.center/ljust/rjust", "width", "fillchar");
     int64_t width = 0;
     if (tpl_arg_missing(&a[0])) return tpl_rt_fail(rt, LM_ERR_INVALID, "padding needs a width");
@@ -528,6 +538,7 @@ METHOD(m_rjust) { return pad(rt, self, args, out, 'r'); }
 METHOD(m_zfill) { return pad(rt, self, args, out, 'z'); }
 
 static lm_status partition(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_value *out, int right) {
+    POSONLY("str.partition");
     BIND("str.partition", "sep");
     LM_TRY(want_str(rt, "partition", &a[0]));
     if (a[0].u.s.n == 0) return tpl_rt_fail(rt, LM_ERR_INVALID, "empty separator");
@@ -557,6 +568,7 @@ METHOD(m_partition) { return partition(rt, self, args, out, 0); }
 METHOD(m_rpartition) { return partition(rt, self, args, out, 1); }
 
 static lm_status remove_affix(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_value *out, int suffix) {
+    POSONLY("str.removeprefix");
     BIND("str.removeprefix", "affix");
     LM_TRY(want_str(rt, "removeprefix/removesuffix", &a[0]));
     size_t k = a[0].u.s.n, n = self->u.s.n;
@@ -598,6 +610,7 @@ METHOD(m_keys) { return dict_part(rt, self, args, out, 0); }
 METHOD(m_values) { return dict_part(rt, self, args, out, 1); }
 
 METHOD(m_get) {
+    POSONLY("dict.get");
     BIND("dict.get", "key", "default");
     if (tpl_arg_missing(&a[0])) return tpl_rt_fail(rt, LM_ERR_INVALID, "get expected at least 1 argument, got 0");
     if (tpl_map_get(self, &a[0], out)) return LM_OK;
@@ -614,6 +627,7 @@ METHOD(m_copy) {
 /* ---- list/tuple methods ---- */
 
 METHOD(m_list_index) {
+    POSONLY("list.index");
     BIND("list.index", "value", "start", "end");
     size_t n = tpl_seq_len(self);
     int64_t st = 0, en = (int64_t)n;
@@ -629,6 +643,7 @@ METHOD(m_list_index) {
 }
 
 METHOD(m_list_count) {
+    POSONLY("list.count");
     BIND("list.count", "value");
     size_t n = tpl_seq_len(self);
     int64_t c = 0;
