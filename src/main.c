@@ -6,6 +6,8 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/demo.h"
+#include "server/server.h"
 
 typedef struct {
     const char *name;
@@ -17,6 +19,44 @@ static const subcommand subcommands[] = {
     {"tokenize", cmd_tokenize},
     {"chat-template", cmd_chat_template},
 };
+
+/* Serves --model_path as --model_name (default: the file or folder name), or with neither the
+ * bundled demo model as "demo", on --rest_port (0, the OVMS default meaning "REST off", serves on
+ * 8000: lmserve has no gRPC, so REST is all there is). */
+static int serve(const cli_server_opts *o) {
+    char demo[4096], name[256];
+    servable_config m = {0};
+    if (o->model_path) {
+        m.path = o->model_path;
+        m.name = o->model_name;
+        if (!m.name) {
+            const char *base = strrchr(o->model_path, '/');
+            base = base && base[1] ? base + 1 : o->model_path;
+            snprintf(name, sizeof name, "%s", base);
+            char *dot = strrchr(name, '.');
+            if (dot && strcmp(dot, ".gguf") == 0) *dot = '\0';
+            m.name = name;
+        }
+    } else {
+        if (o->model_name) {
+            fprintf(stderr, "lmserve: --model_name needs --model_path\nTry 'lmserve --help'.\n");
+            return CLI_EXIT_USAGE;
+        }
+        if (cli_demo_model_path(demo, sizeof demo) != 0) {
+            fprintf(stderr, "lmserve: no model given and the bundled demo model (models/demo/%s) is not "
+                            "found; pass --model_path\n", CLI_DEMO_MODEL_FILE);
+            return CLI_EXIT_FAILURE;
+        }
+        m.path = demo;
+        m.name = "demo";
+    }
+    server_config http = {
+        .bind_address = o->rest_bind_address,
+        .port = o->rest_port ? (int)o->rest_port : 8000,
+        .workers = (int)o->rest_workers,
+    };
+    return server_run(&http, &m, 1);
+}
 
 static int run_server(int argc, char **argv) {
     cli_server_opts o;
@@ -40,9 +80,7 @@ static int run_server(int argc, char **argv) {
         return cli_exit_code(s);
     }
     log_set_level((log_level)o.log_level);
-    fprintf(stderr, "lmserve: the server is not built yet; 'lmserve generate --prompt TEXT' works "
-                    "(see 'lmserve --help')\n");
-    return CLI_EXIT_UNSUPPORTED;
+    return serve(&o);
 }
 
 int main(int argc, char **argv) {

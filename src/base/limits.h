@@ -167,4 +167,37 @@
 #define LM_REPO_MAX_LIST_DEPTH 8
 #endif
 
+/* ---- HTTP server (src/server). Requests come from the network: untrusted. ---- */
+
+/* Request body bytes. A 128K-token prompt is well under 1 MiB of JSON; 16 MiB leaves room for
+ * long chats with tool schemas. Larger bodies get HTTP 413 (a declared Content-Length at once,
+ * a chunked body once it passes the limit). */
+#ifndef LM_HTTP_MAX_BODY
+#define LM_HTTP_MAX_BODY (16u << 20)
+#endif
+
+/* Open connections, idle keep-alive ones included. An idle connection costs a socket and a
+ * lazily touched 32 KiB buffer, no thread; the server raises its open-file limit to fit. */
+#ifndef LM_HTTP_MAX_CONNECTIONS
+#define LM_HTTP_MAX_CONNECTIONS 10000
+#endif
+
+/* Seconds a connection may go without any traffic before it is closed: an idle keep-alive
+ * connection, or a client that stopped reading its stream (its request is then cancelled).
+ * Connections waiting for generation are not idle and never time out. */
+#ifndef LM_HTTP_IDLE_TIMEOUT_S
+#define LM_HTTP_IDLE_TIMEOUT_S 300
+#endif
+
+/* Milliseconds in-flight requests may run on after SIGINT/SIGTERM before they are cancelled;
+ * the server exits within about this plus LM_HTTP_CANCEL_WAIT_MS. */
+#ifndef LM_HTTP_SHUTDOWN_GRACE_MS
+#define LM_HTTP_SHUTDOWN_GRACE_MS 3000
+#endif
+
+/* Milliseconds to wait for cancelled requests to send their last bytes at shutdown. */
+#ifndef LM_HTTP_CANCEL_WAIT_MS
+#define LM_HTTP_CANCEL_WAIT_MS 2000
+#endif
+
 #endif

@@ -1,0 +1,522 @@
+/* handlers.c — the endpoints of the REST server: models, OVMS status and health, tokenize, and
+ * chat/completions generation (unary and streamed). Requests arrive here with their body
+ * complete (server.c); generation requests then alternate between polling their gen_requests
+ * and suspending their connection until the generation loop has more (server_try_suspend). */
+#include "server/server_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/log.h"
+
+static const char *state_name(int st) {
+    switch (st) {
+    case SERVABLE_START: return "START";
+    case SERVABLE_LOADING: return "LOADING";
+    case SERVABLE_AVAILABLE: return "AVAILABLE";
+    case SERVABLE_UNLOADING: return "UNLOADING";
+    case SERVABLE_END: return "END";
+    default: return "UNKNOWN";
+    }
+}
+
+/* Looks up a model by name for a request; on failure answers 404 (unknown) or 503 (not loaded
+ * yet) and returns NULL. */
+static servable *find_model(server_req *q, const char *name, enum MHD_Result *res) {
+    int st = -1;
+    servable *sv = registry_find(q->srv->models, name, &st);
+    if (sv) return sv;
+    char msg[LM_ERROR_MSG_MAX];
+    if (st < 0) {
+        snprintf(msg, sizeof msg, "The model `%s` does not exist", name);
+        *res = server_respond_error(q, MHD_HTTP_NOT_FOUND, msg, "model", "model_not_found");
+    } else {
+        snprintf(msg, sizeof msg, "The model `%s` is not available (state %s)", name, state_name(st));
+        *res = server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, msg, "model", "model_not_ready");
+    }
+    return NULL;
+}
+
+static enum MHD_Result respond_oai_error(server_req *q, const oai_error *e) {
+    return server_respond_error(q, (unsigned)oai_http_status(e->e.code), e->e.msg, e->param, NULL);
+}
+
+/* ---------------------------------------------------------------- models, status, health */
+
+static json_t *model_object(const registry_info *info) {
+    json_t *m = json_object();
+    json_object_set_new(m, "id", json_string(info->name));
+    json_object_set_new(m, "object", json_string("model"));
+    json_object_set_new(m, "created", json_integer(info->created));
+    json_object_set_new(m, "owned_by", json_string("lmserve"));
+    return m;
+}
+
+static enum MHD_Result handle_models(server_req *q) {
+    json_t *data = json_array();
+    registry_info info;
+    for (size_t i = 0; registry_info_at(q->srv->models, i, &info) == 0; i++)
+        if (info.state == SERVABLE_AVAILABLE) json_array_append_new(data, model_object(&info));
+    json_t *r = json_object();
+    json_object_set_new(r, "object", json_string("list"));
+    json_object_set_new(r, "data", data);
+    return server_respond_json(q, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result handle_model(server_req *q) {
+    registry_info info;
+    for (size_t i = 0; registry_info_at(q->srv->models, i, &info) == 0; i++)
+        if (strcmp(info.name, q->route_arg) == 0 && info.state == SERVABLE_AVAILABLE)
+            return server_respond_json(q, MHD_HTTP_OK, model_object(&info));
+    char msg[LM_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "The model `%s` does not exist", q->route_arg);
+    return server_respond_error(q, MHD_HTTP_NOT_FOUND, msg, "model", "model_not_found");
+}
+
+/* OVMS's GET /v1/config: each model's version status. lmserve models have one version, "1". */
+static enum MHD_Result handle_config(server_req *q) {
+    json_t *r = json_object();
+    registry_info info;
+    for (size_t i = 0; registry_info_at(q->srv->models, i, &info) == 0; i++) {
+        json_t *status = json_object();
+        int failed = info.error && *info.error;
+        json_object_set_new(status, "error_code", json_string(failed ? "UNKNOWN" : "OK"));
+        json_object_set_new(status, "error_message", json_string(failed ? info.error : "OK"));
+        json_t *v = json_object();
+        json_object_set_new(v, "version", json_string("1"));
+        json_object_set_new(v, "state", json_string(state_name((int)info.state)));
+        json_object_set_new(v, "status", status);
+        json_t *versions = json_array();
+        json_array_append_new(versions, v);
+        json_t *m = json_object();
+        json_object_set_new(m, "model_version_status", versions);
+        json_object_set_new(r, info.name, m);
+    }
+    return server_respond_json(q, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result handle_model_ready(server_req *q) {
+    int st = -1;
+    registry_find(q->srv->models, q->route_arg, &st);
+    if (st < 0) {
+        char msg[LM_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "The model `%s` does not exist", q->route_arg);
+        return server_respond_error(q, MHD_HTTP_NOT_FOUND, msg, "model", "model_not_found");
+    }
+    return server_respond_json(q, st == SERVABLE_AVAILABLE ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
+}
+
+/* ---------------------------------------------------------------- tokenize */
+
+static enum MHD_Result handle_tokenize(server_req *q) {
+    oai_error oe;
+    oai_error_clear(&oe);
+    json_t *root = NULL;
+    if (oai_parse_json(q->body.data, q->body.len, &root, &oe) != LM_OK) return respond_oai_error(q, &oe);
+    oai_tokenize_request tr;
+    if (oai_parse_tokenize(root, &tr, &oe) != LM_OK) {
+        json_decref(root);
+        return respond_oai_error(q, &oe);
+    }
+    enum MHD_Result res = MHD_NO;
+    servable *sv = find_model(q, tr.model, &res);
+    if (sv) {
+        json_t *all = json_array();
+        lm_error le;
+        err_clear(&le);
+        lm_status s = LM_OK;
+        for (size_t i = 0; i < tr.n_texts && s == LM_OK; i++) {
+            tok_ids ids = {0};
+            s = servable_tokenize(sv, tr.texts[i], tr.text_lens[i], tr.add_special_tokens, &ids, &le);
+            json_t *arr = json_array();
+            size_t n = tr.max_length && ids.n > tr.max_length ? tr.max_length : ids.n;
+            for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids.ids[k]));
+            json_array_append_new(all, arr);
+            tok_ids_fini(&ids);
+        }
+        if (s != LM_OK) {
+            json_decref(all);
+            res = server_respond_error(q, (unsigned)oai_http_status(s), le.msg, "text", NULL);
+        } else {
+            json_t *r = json_object();
+            json_object_set(r, "tokens", tr.batched ? all : json_array_get(all, 0));
+            json_decref(all);
+            res = server_respond_json(q, MHD_HTTP_OK, r);
+        }
+    }
+    oai_tokenize_request_fini(&tr);
+    json_decref(root);
+    return res;
+}
+
+/* ---------------------------------------------------------------- generation: shared */
+
+static int all_finished(const server_req *q) {
+    for (int i = 0; i < q->n_gen; i++)
+        if (q->ch[i].finish == GEN_FINISH_NONE) return 0;
+    return 1;
+}
+
+static void cancel_all(server_req *q) {
+    for (int i = 0; i < q->n_gen; i++)
+        if (q->gen[i] && q->ch[i].finish == GEN_FINISH_NONE) gen_cancel(q->gen[i]);
+}
+
+/* Records what a finished chunk says about sample i. */
+static void note_finish(server_req *q, int i, const gen_chunk *c) {
+    q->ch[i].finish = c->finish;
+    q->ch[i].completion_tokens = c->completion_tokens;
+    if (c->prompt_tokens) q->prompt_tokens = c->prompt_tokens;
+    if (c->finish == GEN_FINISH_ERROR) {
+        if (!q->failed) q->fail_err = c->err;
+        q->failed = 1;
+        cancel_all(q); /* one failed sample fails the request */
+    } else if (c->finish == GEN_FINISH_CANCELLED) {
+        q->cancelled = 1;
+    }
+}
+
+static size_t total_completion_tokens(const server_req *q) {
+    size_t n = 0;
+    for (int i = 0; i < q->n_gen; i++) n += q->ch[i].completion_tokens;
+    return n;
+}
+
+void server_generate_release(server_req *q) {
+    for (int i = 0; i < q->n_gen; i++) {
+        if (!q->gen[i]) continue;
+        gen_set_notify(q->gen[i], NULL, NULL);
+        if (q->ch[i].finish == GEN_FINISH_NONE) gen_cancel(q->gen[i]);
+        gen_release(q->gen[i]);
+        q->gen[i] = NULL;
+    }
+    for (int i = 0; i < OAI_MAX_N; i++) {
+        buf_fini(&q->ch[i].text);
+        json_decref(q->ch[i].logprobs);
+        q->ch[i].logprobs = NULL;
+    }
+    q->n_gen = 0;
+    if (q->oreq_valid) oai_request_fini(&q->oreq);
+    q->oreq_valid = 0;
+    json_decref(q->root);
+    q->root = NULL;
+    free(q->echo_text);
+    q->echo_text = NULL;
+}
+
+/* ---------------------------------------------------------------- generation: unary */
+
+/* Moves everything the samples have produced so far into q->ch. */
+static void drain_unary(server_req *q) {
+    for (int i = 0; i < q->n_gen; i++) {
+        server_choice *ch = &q->ch[i];
+        gen_chunk c = {0};
+        while (ch->finish == GEN_FINISH_NONE && gen_poll(q->gen[i], &c, 0) == 1) {
+            buf_append(&ch->text, c.text.data ? c.text.data : "", c.text.len);
+            if (q->oreq.logprobs && c.n_tokens) {
+                if (q->oreq.endpoint == OAI_CHAT) {
+                    if (!ch->logprobs) {
+                        ch->logprobs = json_object();
+                        json_object_set_new(ch->logprobs, "content", json_array());
+                    }
+                    oai_logprobs_append_chat(json_object_get(ch->logprobs, "content"), c.tokens, c.n_tokens, q->tok);
+                } else {
+                    if (!ch->logprobs) ch->logprobs = oai_logprobs_completions_new();
+                    oai_logprobs_append_completions(ch->logprobs, c.tokens, c.n_tokens, q->tok, &ch->text_offset);
+                }
+            }
+            if (c.finish != GEN_FINISH_NONE) note_finish(q, i, &c);
+            gen_chunk_fini(&c);
+        }
+    }
+}
+
+static enum MHD_Result respond_unary(server_req *q) {
+    if (q->failed)
+        return server_respond_error(q, (unsigned)oai_http_status(q->fail_err.code), q->fail_err.msg, "", NULL);
+    if (q->cancelled)
+        return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                    "the server is shutting down; the request was cancelled", "", "unavailable");
+    oai_choice choices[OAI_MAX_N];
+    lm_buf echoed[OAI_MAX_N];
+    memset(echoed, 0, sizeof echoed);
+    for (int i = 0; i < q->n_gen; i++) {
+        server_choice *ch = &q->ch[i];
+        choices[i].text = ch->text.data;
+        choices[i].len = ch->text.len;
+        if (q->echo_text) {
+            buf_append(&echoed[i], q->echo_text, q->echo_len);
+            buf_append(&echoed[i], ch->text.data ? ch->text.data : "", ch->text.len);
+            choices[i].text = echoed[i].data;
+            choices[i].len = echoed[i].len;
+        }
+        if (q->oreq.logprobs && !ch->logprobs) {
+            /* asked for, but no tokens came: an empty list in the right shape */
+            if (q->oreq.endpoint == OAI_CHAT) {
+                ch->logprobs = json_object();
+                json_object_set_new(ch->logprobs, "content", json_array());
+            } else {
+                ch->logprobs = oai_logprobs_completions_new();
+            }
+        }
+        choices[i].logprobs = ch->logprobs;
+        choices[i].finish = ch->finish;
+    }
+    oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
+    json_t *r = oai_response_unary(&q->meta, choices, (size_t)q->n_gen, &u);
+    for (int i = 0; i < q->n_gen; i++) buf_fini(&echoed[i]);
+    return server_respond_json(q, MHD_HTTP_OK, r);
+}
+
+enum MHD_Result server_generate_resume(server_req *q) {
+    for (;;) {
+        if (server_client_gone(q)) {
+            log_debug("client went away: cancelling %s", q->id);
+            cancel_all(q);
+            return MHD_NO; /* close; on_completed releases the requests */
+        }
+        drain_unary(q);
+        if (all_finished(q)) return respond_unary(q);
+        if (server_try_suspend(q)) return MHD_YES;
+    }
+}
+
+/* ---------------------------------------------------------------- generation: streaming */
+
+/* Turns one chunk of sample i into SSE events in q->out. */
+static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
+    server_choice *ch = &q->ch[i];
+    int has_tokens = q->oreq.logprobs && c->n_tokens;
+    if (!ch->started && q->echo_text) {
+        oai_sse_append(&q->out, oai_chunk_text(&q->meta, i, q->echo_text, q->echo_len, 1, NULL));
+        ch->started = 1;
+    }
+    int ends_normally = c->finish == GEN_FINISH_STOP || c->finish == GEN_FINISH_LENGTH;
+    if (c->text.len || has_tokens || (ends_normally && !ch->started)) {
+        json_t *lp = NULL;
+        if (has_tokens) {
+            if (q->oreq.endpoint == OAI_CHAT) {
+                lp = json_object();
+                json_t *content = json_array();
+                oai_logprobs_append_chat(content, c->tokens, c->n_tokens, q->tok);
+                json_object_set_new(lp, "content", content);
+            } else {
+                lp = oai_logprobs_completions_new();
+                oai_logprobs_append_completions(lp, c->tokens, c->n_tokens, q->tok, &ch->text_offset);
+            }
+        }
+        oai_sse_append(&q->out, oai_chunk_text(&q->meta, i, c->text.data, c->text.len, !ch->started, lp));
+        json_decref(lp);
+        ch->started = 1;
+    }
+    if (ends_normally) oai_sse_append(&q->out, oai_chunk_finish(&q->meta, i, c->finish));
+    if (c->finish != GEN_FINISH_NONE) note_finish(q, i, c);
+}
+
+/* Polls every running sample and appends what they produced; once all are done, appends the
+ * usage chunk (if asked), or the error event, and [DONE]. */
+static void stream_produce(server_req *q) {
+    for (int i = 0; i < q->n_gen; i++) {
+        gen_chunk c = {0};
+        while (q->ch[i].finish == GEN_FINISH_NONE && gen_poll(q->gen[i], &c, 0) == 1) {
+            emit_chunk(q, i, &c);
+            gen_chunk_fini(&c);
+        }
+    }
+    if (!all_finished(q) || q->stream_end) return;
+    if (q->failed) {
+        oai_sse_append(&q->out, oai_error_body(oai_http_status(q->fail_err.code), q->fail_err.msg, "", NULL));
+    } else if (q->cancelled) {
+        oai_sse_append(&q->out, oai_error_body(503, "the server is shutting down; the request was cancelled", "",
+                                               "unavailable"));
+    } else if (q->oreq.include_usage) {
+        oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
+        oai_sse_append(&q->out, oai_chunk_usage(&q->meta, &u));
+    }
+    buf_append_str(&q->out, "data: [DONE]\n\n");
+    q->stream_end = 1;
+}
+
+/* MHD's content reader for an SSE response: hands over pending bytes, else polls for more, else
+ * suspends the connection until the generation loop notifies. */
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    server_req *q = cls;
+    for (;;) {
+        if (q->out_pos < q->out.len) {
+            size_t n = q->out.len - q->out_pos;
+            if (n > max) n = max;
+            memcpy(buf, q->out.data + q->out_pos, n);
+            q->out_pos += n;
+            if (q->out_pos == q->out.len) {
+                buf_reset(&q->out);
+                q->out_pos = 0;
+            }
+            return (ssize_t)n;
+        }
+        if (q->stream_end) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (q->out.oom) return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (server_client_gone(q)) {
+            log_debug("client went away: cancelling %s", q->id);
+            cancel_all(q);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        stream_produce(q);
+        if (q->out.len > 0) continue;
+        if (server_try_suspend(q)) return 0;
+    }
+}
+
+static enum MHD_Result start_stream(server_req *q) {
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, q, NULL);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    server_add_cors(r);
+    enum MHD_Result res = MHD_queue_response(q->conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return res;
+}
+
+/* ---------------------------------------------------------------- generation: start */
+
+/* The prompt's token ids: the rendered chat template (special tokens are the template's), or
+ * the completions prompt (text with the model's BOS/EOS, or ids as given). Errors are answered
+ * here; returns 0 then. */
+static int build_prompt(server_req *q, tok_ids *ids, enum MHD_Result *res) {
+    lm_error le;
+    err_clear(&le);
+    const oai_request *r = &q->oreq;
+    if (r->endpoint == OAI_CHAT) {
+        lm_buf text = {0};
+        lm_status s = servable_render_chat(q->sv, r->messages, r->tools, r->template_kwargs, &text, &le);
+        if (s == LM_OK) s = servable_tokenize(q->sv, text.data ? text.data : "", text.len, 0, ids, &le);
+        buf_fini(&text);
+        if (s != LM_OK) {
+            *res = server_respond_error(q, (unsigned)oai_http_status(s), le.msg, "messages", NULL);
+            return 0;
+        }
+        return 1;
+    }
+    if (r->prompt_ids) {
+        size_t vocab = tok_vocab_size(q->tok);
+        for (size_t i = 0; i < r->n_prompt_ids; i++) {
+            if ((size_t)r->prompt_ids[i] >= vocab) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "prompt token id %d is outside the vocabulary (size %zu)",
+                         (int)r->prompt_ids[i], vocab);
+                *res = server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "prompt", NULL);
+                return 0;
+            }
+            tok_ids_push(ids, r->prompt_ids[i]);
+        }
+        if (r->echo) {
+            lm_buf t = {0};
+            tok_decode(q->tok, r->prompt_ids, r->n_prompt_ids, 0, &t, &le);
+            q->echo_text = strndup(t.data ? t.data : "", t.len);
+            q->echo_len = t.len;
+            buf_fini(&t);
+        }
+        return 1;
+    }
+    lm_status s = servable_tokenize(q->sv, r->prompt, r->prompt_len, 1, ids, &le);
+    if (s != LM_OK) {
+        *res = server_respond_error(q, (unsigned)oai_http_status(s), le.msg, "prompt", NULL);
+        return 0;
+    }
+    if (r->echo) {
+        q->echo_text = strndup(r->prompt, r->prompt_len);
+        q->echo_len = r->prompt_len;
+    }
+    return 1;
+}
+
+static uint64_t random_seed(void) {
+    uint64_t x;
+    if (getrandom(&x, sizeof x, GRND_NONBLOCK) == (ssize_t)sizeof x) return x;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec;
+}
+
+static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
+    oai_error oe;
+    oai_error_clear(&oe);
+    if (oai_parse_json(q->body.data, q->body.len, &q->root, &oe) != LM_OK) return respond_oai_error(q, &oe);
+    if (oai_parse_request(endpoint, q->root, &q->oreq, &oe) != LM_OK) return respond_oai_error(q, &oe);
+    q->oreq_valid = 1;
+    enum MHD_Result res = MHD_NO;
+    q->sv = find_model(q, q->oreq.model, &res);
+    if (!q->sv) return res;
+    q->tok = servable_tokenizer(q->sv);
+
+    tok_ids ids = {0};
+    if (!build_prompt(q, &ids, &res)) {
+        tok_ids_fini(&ids);
+        return res;
+    }
+    q->w = server_waker_get(q->srv, q->conn);
+    if (!q->w) {
+        tok_ids_fini(&ids);
+        return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
+    }
+    uint64_t seed = random_seed();
+    for (int i = 0; i < q->oreq.n; i++) {
+        gen_params p = oai_gen_params(&q->oreq, servable_defaults(q->sv), i, seed);
+        p.prompt = ids.ids;
+        p.n_prompt = ids.n;
+        lm_error le;
+        err_clear(&le);
+        if (gen_submit(q->sv, &p, &q->gen[i], &le) != LM_OK) {
+            tok_ids_fini(&ids);
+            server_generate_release(q); /* cancels the samples already submitted */
+            if (atomic_load(&q->srv->stopping))
+                return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down", "",
+                                            "unavailable");
+            return server_respond_error(q, (unsigned)oai_http_status(le.code), le.msg,
+                                        endpoint == OAI_CHAT ? "messages" : "prompt", NULL);
+        }
+        q->n_gen = i + 1;
+        gen_set_notify(q->gen[i], server_waker_notify, q->w);
+    }
+    q->prompt_tokens = ids.n;
+    tok_ids_fini(&ids);
+
+    oai_make_id(endpoint == OAI_CHAT ? "chatcmpl-" : "cmpl-", q->id, sizeof q->id);
+    q->meta.endpoint = endpoint;
+    q->meta.id = q->id;
+    q->meta.model = q->oreq.model;
+    q->meta.created = (int64_t)time(NULL);
+    q->phase = PHASE_GENERATING;
+    server_track(q);
+    log_debug("%s: %d sample(s), %zu prompt tokens, %s", q->id, q->n_gen, q->prompt_tokens,
+              q->oreq.stream ? "streamed" : "unary");
+    if (q->oreq.stream) return start_stream(q);
+    return server_generate_resume(q);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+enum MHD_Result server_dispatch(server_req *q) {
+    switch (q->route) {
+    case ROUTE_CHAT: return handle_generate(q, OAI_CHAT);
+    case ROUTE_COMPLETIONS: return handle_generate(q, OAI_COMPLETIONS);
+    case ROUTE_TOKENIZE: return handle_tokenize(q);
+    case ROUTE_MODELS: return handle_models(q);
+    case ROUTE_MODEL: return handle_model(q);
+    case ROUTE_CONFIG: return handle_config(q);
+    case ROUTE_LIVE: return server_respond_json(q, MHD_HTTP_OK, NULL);
+    case ROUTE_READY:
+        return server_respond_json(q, registry_all_ready(q->srv->models) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                                   NULL);
+    case ROUTE_MODEL_READY: return handle_model_ready(q);
+    case ROUTE_BAD_METHOD:
+        return server_respond_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed for this path", "", NULL);
+    case ROUTE_OPTIONS:
+    case ROUTE_NOT_FOUND: break;
+    }
+    return server_respond_error(q, MHD_HTTP_NOT_FOUND, "no such endpoint (see docs/api.md)", "", "not_found");
+}

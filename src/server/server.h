@@ -1,0 +1,58 @@
+/* server.h — the REST server: OpenAI-compatible and OVMS endpoints over HTTP/1.1.
+ *
+ * Built on libmicrohttpd with an internal pool of worker threads (epoll), each serving many
+ * connections; nothing waits on a thread per connection, so idle keep-alive connections cost
+ * only their socket. A generation request is parsed, rendered and tokenized on the worker that
+ * received it, then submitted to the servable's generation loop; while it waits for tokens its
+ * connection is suspended (it leaves the worker's event loop), and the request's notify callback
+ * (gen_set_notify) resumes it when output arrives. A stalled client therefore only holds its own
+ * connection: the loop never waits on a socket, and other connections keep being served. A client
+ * that disconnects is noticed before the next token is written (or, while its request waits, by
+ * a monitor that checks suspended sockets every 200 ms) and its request is cancelled.
+ *
+ * Endpoints and their JSON are documented in docs/api.md; request parsing lives in oai.h and the
+ * model table in registry.h. */
+#ifndef LM_SERVER_SERVER_H
+#define LM_SERVER_SERVER_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "server/registry.h"
+#include "serving/serving.h"
+
+typedef struct {
+    const char *bind_address;    /* IPv4/IPv6 literal or host name; NULL: "0.0.0.0" */
+    int port;                    /* 0: any free port (server_port() tells which) */
+    int workers;                 /* HTTP worker threads; 0: the CPU count, at least 2 */
+    size_t max_body;             /* request body limit in bytes; 0: LM_HTTP_MAX_BODY */
+} server_config;
+
+typedef struct server server;
+
+/* Binds and starts serving `models` (borrowed: it must outlive the server). Requests for a model
+ * that is not loaded yet get 503 until it is. Errors: LM_ERR_IO when the address cannot be bound
+ * (the message names address, port and reason), LM_ERR_INVALID for a bad address. */
+lm_status server_start(const server_config *cfg, registry *models, server **out, lm_error *err);
+
+/* The port the server listens on. */
+int server_port(const server *s);
+
+/* Shuts down: stops accepting connections, answers new requests on open connections with 503,
+ * lets in-flight requests run for up to grace_ms, cancels the rest (streams end with an error
+ * event and [DONE], unary requests get 503), waits up to LM_HTTP_CANCEL_WAIT_MS for them to be
+ * sent, then closes every connection. Safe to call once; the server serves nothing afterwards. */
+void server_stop(server *s, int grace_ms);
+
+/* Frees the server (stopping it first with no grace if needed). Call after the registry's
+ * servables are destroyed, or at least after server_stop(): a generation loop may still call a
+ * request's notify callback, whose target the server owns. Accepts NULL. */
+void server_destroy(server *s);
+
+/* The `lmserve` server command: loads `models` (in order), serves them on `http` until SIGINT or
+ * SIGTERM, then shuts down gracefully. Returns the process exit code: 0 after a signal, 1 when
+ * the address cannot be bound or a model fails to load. Blocks SIGINT/SIGTERM in every thread
+ * and waits for them with sigwait(); ignores SIGPIPE. */
+int server_run(const server_config *http, const servable_config *models, size_t n_models);
+
+#endif

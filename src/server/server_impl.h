@@ -1,0 +1,148 @@
+/* server_impl.h — what server.c (connections, routing, suspend/resume, lifecycle) and
+ * handlers.c (the endpoints) share. Internal to src/server. */
+#ifndef LM_SERVER_SERVER_IMPL_H
+#define LM_SERVER_SERVER_IMPL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "server/oai.h"
+#include "server/registry.h"
+#include "server/server.h"
+#include "serving/serving.h"
+
+/* Wakes a suspended connection when its request has output. Wakers live in a pool the server
+ * owns and frees last: a generation loop may call a notify callback a moment after the request
+ * was released, and then it must find valid memory (a stale wake of a reused waker only makes
+ * its new connection poll once for nothing). */
+typedef struct server_waker {
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn; /* NULL while in the free list */
+    int suspended;               /* the connection is suspended; a notify resumes it */
+    int pending;                 /* output arrived while not suspended: poll before suspending */
+    struct server_waker *next_free;
+} server_waker;
+
+typedef enum {
+    ROUTE_NOT_FOUND,
+    ROUTE_BAD_METHOD,
+    ROUTE_OPTIONS,
+    ROUTE_CHAT,
+    ROUTE_COMPLETIONS,
+    ROUTE_TOKENIZE,
+    ROUTE_MODELS,
+    ROUTE_MODEL,                 /* arg: model id */
+    ROUTE_CONFIG,
+    ROUTE_LIVE,
+    ROUTE_READY,
+    ROUTE_MODEL_READY,           /* arg: model name */
+} server_route;
+
+typedef enum { PHASE_BODY, PHASE_GENERATING, PHASE_DONE } server_phase;
+
+/* Output of one of a request's n samples. */
+typedef struct {
+    lm_buf text;                 /* unary: the whole text so far */
+    json_t *logprobs;            /* unary: accumulated logprobs object (NULL when not asked) */
+    gen_finish finish;           /* set when its last chunk arrived */
+    size_t completion_tokens;
+    size_t text_offset;          /* completions logprobs: bytes of text before the next token */
+    int started;                 /* stream: a chunk for this choice was sent */
+} server_choice;
+
+/* One HTTP request, from its headers to the end of its response (MHD's per-request context). */
+typedef struct server_req {
+    server *srv;
+    struct MHD_Connection *conn;
+    int fd;                      /* the connection's socket (disconnect checks) */
+    server_route route;
+    char *route_arg;             /* model id/name from the path (owned) or NULL */
+    const char *allow;           /* ROUTE_BAD_METHOD: the Allow header */
+    lm_buf body;
+    int too_large;               /* the body passed the limit: discard it, answer 413 */
+    size_t discarded;
+    server_phase phase;
+
+    /* generation requests */
+    json_t *root;                /* the request JSON; oreq borrows its strings */
+    oai_request oreq;
+    int oreq_valid;
+    servable *sv;
+    const tok_tokenizer *tok;
+    char id[64];
+    oai_meta meta;
+    char *echo_text;             /* completions with echo: the prompt's text (owned) */
+    size_t echo_len;
+    gen_request *gen[OAI_MAX_N];
+    int n_gen;
+    server_choice ch[OAI_MAX_N];
+    size_t prompt_tokens;
+    int failed;                  /* a sample finished with GEN_FINISH_ERROR: fail_err */
+    lm_error fail_err;
+    int cancelled;               /* a sample was cancelled by shutdown */
+    server_waker *w;
+    int tracked;                 /* in the server's in-flight list */
+    struct server_req *prev, *next;
+
+    /* streaming */
+    lm_buf out;                  /* SSE bytes not yet handed to MHD */
+    size_t out_pos;
+    int stream_end;              /* [DONE] is in `out`: end after it drains */
+} server_req;
+
+struct server {
+    struct MHD_Daemon *d;
+    registry *models;
+    int port;
+    size_t max_body;
+    atomic_int stopping;
+
+    pthread_mutex_t mu;          /* the in-flight list and the waker pool */
+    server_req *inflight;
+    size_t n_inflight;
+    server_waker *free_wakers;
+    server_waker **wakers;       /* every waker ever made, freed by server_destroy */
+    size_t n_wakers, cap_wakers;
+
+    pthread_t monitor;
+    int monitor_started;
+    atomic_int monitor_stop;
+};
+
+/* ---- server.c: responses, suspend/resume, tracking ---- */
+
+/* Queues a response with the CORS headers; `body` (may be NULL: empty) is sent as
+ * application/json and released. Returns MHD's result. */
+enum MHD_Result server_respond_json(server_req *q, unsigned status, json_t *body);
+/* An OpenAI-style error response (oai_error_body). */
+enum MHD_Result server_respond_error(server_req *q, unsigned status, const char *message,
+                                     const char *param, const char *code);
+/* Adds the CORS header every response carries. */
+void server_add_cors(struct MHD_Response *r);
+
+/* Gets a waker for q's connection (NULL on out-of-memory). */
+server_waker *server_waker_get(server *s, struct MHD_Connection *conn);
+/* The gen_set_notify callback: resumes the connection if suspended, else marks a wake pending. */
+void server_waker_notify(void *ctx);
+/* Suspends q's connection until the next notify. Returns 1 when suspended; 0 when a wake was
+ * pending (the caller polls again first). Call only from MHD's callbacks for q. */
+int server_try_suspend(server_req *q);
+/* 1 when the client has closed or reset its connection. */
+int server_client_gone(const server_req *q);
+/* Adds q to / removes it from the in-flight list (shutdown cancels what is in it). */
+void server_track(server_req *q);
+
+/* ---- handlers.c: the endpoints ---- */
+
+/* Answers q (body complete) according to q->route. */
+enum MHD_Result server_dispatch(server_req *q);
+/* Called when a suspended unary generation request is resumed. */
+enum MHD_Result server_generate_resume(server_req *q);
+/* Cancels and releases q's generation requests (request teardown). */
+void server_generate_release(server_req *q);
+
+#endif
