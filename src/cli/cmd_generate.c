@@ -22,10 +22,10 @@
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const char *model, *prompt;
-    int64_t max_tokens, seed, top_k;
+    const char *model, *prompt, *weight_format;
+    int64_t max_tokens, seed, top_k, group_size;
     double temperature, top_p;
-    bool ignore_eos, show_ids, help;
+    bool ignore_eos, show_ids, verbose, help;
 } gen_opts;
 
 static const cli_flag gen_flags[] = {
@@ -51,6 +51,14 @@ static const cli_flag gen_flags[] = {
      .help = "keep generating past the end-of-sequence token", .implemented = true},
     {.name = "show_ids", .kind = CLI_SWITCH, .offset = offsetof(gen_opts, show_ids),
      .help = "print prompt and generated token ids to stderr as JSON", .implemented = true},
+    {.name = "weight_format", .kind = CLI_STRING, .metavar = "FORMAT",
+     .offset = offsetof(gen_opts, weight_format),
+     .help = "load weights as fp32, fp16, bf16, int8 or int4 (default: as stored)", .implemented = true},
+    {.name = "group_size", .kind = CLI_INT, .min = -1, .max = 128, .def = "128",
+     .offset = offsetof(gen_opts, group_size),
+     .help = "int4 group size: -1 (channel-wise), 32, 64 or 128", .implemented = true},
+    {.name = "verbose", .kind = CLI_SWITCH, .offset = offsetof(gen_opts, verbose),
+     .help = "print load time and the memory breakdown to stderr", .implemented = true},
     {.name = "help", .kind = CLI_SWITCH, .offset = offsetof(gen_opts, help),
      .help = "show this help and exit", .implemented = true},
 };
@@ -69,6 +77,32 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Resident memory of this process in bytes (VmRSS), 0 when unknown. */
+static size_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %zu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+static void report_memory(const model *m, const engine_params *ep, double t_load) {
+    const model_hparams *hp = &m->hp;
+    size_t weights = model_weight_bytes(m);
+    size_t kv = 2 * (size_t)hp->n_layer * (size_t)ep->n_ctx * (size_t)hp->n_head_kv *
+                (size_t)hp->head_dim * (ep->kv_type == GGML_TYPE_F32 ? 4 : 2);
+    size_t rss = rss_bytes();
+    fprintf(stderr, "lmserve generate: loaded %s (%d layers, %d embd, vocab %d) in %.2f s\n",
+            m->arch.name, hp->n_layer, hp->n_embd, hp->n_vocab, t_load);
+    fprintf(stderr, "  weights read per token %8.1f MiB\n", (double)weights / 1048576.0);
+    fprintf(stderr, "  KV cache (%5d pos)    %8.1f MiB\n", ep->n_ctx, (double)kv / 1048576.0);
+    fprintf(stderr, "  resident (VmRSS)       %8.1f MiB (other: %.1f MiB)\n", (double)rss / 1048576.0,
+            ((double)rss - (double)weights - (double)kv) / 1048576.0);
 }
 
 static void print_ids(const char *label, const int32_t *ids, size_t n) {
@@ -108,8 +142,13 @@ static int run(const gen_opts *o) {
     int rc = CLI_EXIT_FAILURE;
     float *logits = NULL;
 
-    if (model_load_gguf(path, &m, &err) != LM_OK) goto done;
-    if (tok_load_gguf(m->gguf, &tok, &err) != LM_OK) goto done;
+    model_load_opts lo = {MODEL_WEIGHTS_AS_STORED, (int)o->group_size};
+    if (o->weight_format && model_parse_weight_format(o->weight_format, &lo.format, &err) != LM_OK)
+        goto done;
+    double t_load = now_s();
+    if (model_load(path, &lo, &m, &err) != LM_OK) goto done;
+    t_load = now_s() - t_load;
+    if (tok_load_path(path, &tok, &err) != LM_OK) goto done;
     if (tok_encode(tok, o->prompt, strlen(o->prompt), 1, &prompt, &err) != LM_OK) goto done;
     if (prompt.n == 0) {
         err_set(&err, LM_ERR_INVALID, "the prompt encodes to no tokens");
@@ -122,6 +161,7 @@ static int run(const gen_opts *o) {
     engine_params ep = engine_params_default();
     ep.n_ctx = n_ctx;
     if (engine_create(m, &ep, &eng, &err) != LM_OK) goto done;
+    if (o->verbose) report_memory(m, &ep, t_load);
     if (engine_seq_open(eng, &seq, &err) != LM_OK) goto done;
     logits = malloc((size_t)m->hp.n_vocab * sizeof *logits);
     if (!logits) {

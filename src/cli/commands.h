@@ -19,4 +19,8 @@ int cmd_tokenize(int argc, char **argv);
  * the prompt the model's chat template renders for the messages. */
 int cmd_chat_template(int argc, char **argv);
 
+/* `lmserve logits --ids "1 2 3" [--model PATH] [--top K]`: evaluates the ids and prints, for
+ * every position, the top-K ids and logits as JSON (for checking against another engine). */
+int cmd_logits(int argc, char **argv);
+
 #endif

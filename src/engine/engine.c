@@ -14,6 +14,8 @@
  * and finally logits = norm(X)·Wout (+ b) for the rows an item asked for. */
 #include "engine/engine.h"
 
+#include "compute/quant.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@ struct engine {
     const model *m;
     engine_params p;
     const kern_set *k;
+    pool *pool;              /* compute threads (matmuls, attention) */
     int q_dim, kv_dim, qkv_dim;
     size_t kv_elem;          /* bytes per cached element */
     size_t block_stride;     /* bytes of one block of one layer: block_size * kv_dim * kv_elem */
@@ -47,7 +50,10 @@ struct engine {
     float *o;                /* (T, n_embd) */
     float *ff;               /* (T, 2 n_ff) */
     float *ff2;              /* (T, n_embd) */
-    float *scores;           /* (n_ctx) */
+    float *lin;              /* (T, max(q_dim, n_ff)) matmul output before a strided copy */
+    float *scores;           /* (n_threads, n_ctx) one row per attention task */
+    int n_tasks;             /* attention tasks per layer: one per thread */
+    int att_layer, att_T;    /* the attention job being run */
     float *rope_inv_freq;    /* (rope_dim / 2) */
     int *tok_seq, *tok_pos;  /* (T) per stacked token */
 };
@@ -65,12 +71,16 @@ const model *engine_model(const engine *e) { return e->m; }
 
 /* ---- math ---------------------------------------------------------------------------------- */
 
-/* Y[t] = W · X[t] (+ b) for t < T; X rows are ldx apart, Y rows ldy apart. */
+/* Y[t] = W · X[t] (+ b) for t < T; X rows are w->cols apart, Y rows ldy apart. Every weight row
+ * is read once for all T tokens, split over the pool by rows. */
 static void linear(const engine *e, const model_tensor *w, const model_tensor *b, const float *X,
-                   size_t ldx, int T, float *Y, size_t ldy) {
+                   int T, float *Y, size_t ldy) {
+    int direct = ldy == (size_t)w->rows;
+    float *out = direct ? Y : e->lin;
+    kern_matmul(e->k, e->pool, w->type, w->data, w->row_bytes, w->rows, w->cols, X, T, out);
     for (int t = 0; t < T; t++) {
         float *y = Y + (size_t)t * ldy;
-        kern_matvec(e->k, w->type, w->data, w->row_bytes, w->rows, w->cols, X + (size_t)t * ldx, y);
+        if (!direct) memcpy(y, out + (size_t)t * w->rows, (size_t)w->rows * sizeof *y);
         if (b && b->data) {
             const float *bb = b->data;
             for (int64_t i = 0; i < w->rows; i++) y[i] += bb[i];
@@ -265,8 +275,9 @@ static lm_status validate(engine *e, const engine_item *items, int n_items, int 
     return LM_OK;
 }
 
-/* Causal attention of stacked token t (already stored in the cache) over its own sequence. */
-static void attend(engine *e, int layer, int t) {
+/* Causal attention of stacked token t (already stored in the cache) over its own sequence, with
+ * `scores` as scratch (n_ctx floats). */
+static void attend(engine *e, int layer, int t, float *scores) {
     const model_hparams *hp = &e->m->hp;
     const seq_state *s = &e->seqs[e->tok_seq[t]];
     int pos = e->tok_pos[t], hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
@@ -281,21 +292,28 @@ static void attend(engine *e, int layer, int t) {
         for (int p = first; p <= pos; p++) {
             const void *k = kv_at(e, e->k_pool, layer, s->blocks[p / bs], p % bs);
             float sc = kv_dot(e, q, (const unsigned char *)k + (size_t)kvh * hd * e->kv_elem, hd) * scale;
-            e->scores[p] = sc;
+            scores[p] = sc;
             if (sc > max) max = sc;
         }
         float sum = 0.0f;
         for (int p = first; p <= pos; p++) {
-            e->scores[p] = expf(e->scores[p] - max);
-            sum += e->scores[p];
+            scores[p] = expf(scores[p] - max);
+            sum += scores[p];
         }
         float *out = e->att + (size_t)t * e->q_dim + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof(float));
         for (int p = first; p <= pos; p++) {
             const void *v = kv_at(e, e->v_pool, layer, s->blocks[p / bs], p % bs);
-            kv_axpy(e, out, e->scores[p] / sum, (const unsigned char *)v + (size_t)kvh * hd * e->kv_elem, hd);
+            kv_axpy(e, out, scores[p] / sum, (const unsigned char *)v + (size_t)kvh * hd * e->kv_elem, hd);
         }
     }
+}
+
+/* pool task: tokens ith, ith + nth, ... of the current attention job */
+static void attend_task(void *ctx, int ith, int nth) {
+    engine *e = ctx;
+    float *scores = e->scores + (size_t)ith * (size_t)e->p.n_ctx;
+    for (int t = ith; t < e->att_T; t += nth) attend(e, e->att_layer, t, scores);
 }
 
 static void attention_layer(engine *e, int il, int T) {
@@ -305,11 +323,11 @@ static void attention_layer(engine *e, int il, int T) {
     int hd = hp->head_dim, bs = e->p.block_size;
     size_t ld = (size_t)e->qkv_dim;
     if (l->wqkv.data) {
-        linear(e, &l->wqkv, &l->bqkv, e->h, hp->n_embd, T, e->qkv, ld);
+        linear(e, &l->wqkv, &l->bqkv, e->h, T, e->qkv, ld);
     } else {
-        linear(e, &l->wq, &l->bq, e->h, hp->n_embd, T, e->qkv, ld);
-        linear(e, &l->wk, &l->bk, e->h, hp->n_embd, T, e->qkv + e->q_dim, ld);
-        linear(e, &l->wv, &l->bv, e->h, hp->n_embd, T, e->qkv + e->q_dim + e->kv_dim, ld);
+        linear(e, &l->wq, &l->bq, e->h, T, e->qkv, ld);
+        linear(e, &l->wk, &l->bk, e->h, T, e->qkv + e->q_dim, ld);
+        linear(e, &l->wv, &l->bv, e->h, T, e->qkv + e->q_dim + e->kv_dim, ld);
     }
     for (int t = 0; t < T; t++) {
         float *q = e->qkv + (size_t)t * ld, *k = q + e->q_dim, *v = k + e->kv_dim;
@@ -326,8 +344,10 @@ static void attention_layer(engine *e, int il, int T) {
         kv_store(e, kv_at(e, e->k_pool, il, block, pos % bs), k, e->kv_dim);
         kv_store(e, kv_at(e, e->v_pool, il, block, pos % bs), v, e->kv_dim);
     }
-    for (int t = 0; t < T; t++) attend(e, il, t);
-    linear(e, &l->wo, &l->bo, e->att, (size_t)e->q_dim, T, e->o, hp->n_embd);
+    e->att_layer = il;
+    e->att_T = T;
+    pool_run(e->pool, T < e->n_tasks ? T : e->n_tasks, attend_task, e);
+    linear(e, &l->wo, &l->bo, e->att, T, e->o, hp->n_embd);
 }
 
 /* ffn(H) -> out, both (T, n_embd) */
@@ -338,29 +358,32 @@ static void ffn_layer(engine *e, int il, int T, const float *H, float *out) {
     size_t ld = 2 * (size_t)F;
     if (m->arch.ffn == FFN_SWIGLU) {
         if (l->w_gate_up.data) {
-            linear(e, &l->w_gate_up, NULL, H, E, T, e->ff, ld);
+            linear(e, &l->w_gate_up, NULL, H, T, e->ff, ld);
         } else {
-            linear(e, &l->w_gate, NULL, H, E, T, e->ff, ld);
-            linear(e, &l->w_up, &l->b_up, H, E, T, e->ff + F, ld);
+            linear(e, &l->w_gate, NULL, H, T, e->ff, ld);
+            linear(e, &l->w_up, &l->b_up, H, T, e->ff + F, ld);
         }
         for (int t = 0; t < T; t++) {
             float *g = e->ff + (size_t)t * ld, *u = g + F;
             for (int i = 0; i < F; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i]; /* silu(g) * u */
         }
     } else {
-        linear(e, &l->w_up, &l->b_up, H, E, T, e->ff, ld);
+        linear(e, &l->w_up, &l->b_up, H, T, e->ff, ld);
         for (int t = 0; t < T; t++) {
             float *u = e->ff + (size_t)t * ld;
             for (int i = 0; i < F; i++) u[i] = gelu(u[i]);
         }
     }
-    linear(e, &l->w_down, &l->b_down, e->ff, ld, T, out, E);
+    /* the down projection reads [T][n_ff] rows: compact the 2 n_ff-strided activations first */
+    if (ld != (size_t)F)
+        for (int t = 1; t < T; t++) memmove(e->ff + (size_t)t * F, e->ff + (size_t)t * ld, (size_t)F * sizeof(float));
+    linear(e, &l->w_down, &l->b_down, e->ff, T, out, E);
 }
 
 static void embed(const engine *e, int32_t token, float *out) {
     const model_tensor *t = &e->m->tok_embd;
-    kern_dequantize_row(t->type, (const unsigned char *)t->data + (size_t)token * t->row_bytes, out,
-                        t->cols);
+    quant_dequantize_row(t->type, (const unsigned char *)t->data + (size_t)token * t->row_bytes,
+                         t->cols, out);
 }
 
 lm_status engine_step(engine *e, const engine_item *items, int n_items, lm_error *err) {
@@ -407,7 +430,7 @@ lm_status engine_step(engine *e, const engine_item *items, int n_items, lm_error
             int rows = it->n_tokens - first;
             const float *X = e->x + (size_t)(t + first) * E;
             norm_rows(e, &m->output_norm, &m->output_norm_b, rows, X, e->h);
-            linear(e, &m->output, &m->output_b, e->h, E, rows, it->logits, (size_t)hp->n_vocab);
+            linear(e, &m->output, &m->output_b, e->h, rows, it->logits, (size_t)hp->n_vocab);
         }
         e->seqs[it->seq].len += it->n_tokens;
         t += it->n_tokens;
@@ -433,7 +456,9 @@ void engine_destroy(engine *e) {
     free(e->o);
     free(e->ff);
     free(e->ff2);
+    free(e->lin);
     free(e->scores);
+    pool_destroy(e->pool);
     free(e->rope_inv_freq);
     free(e->tok_seq);
     free(e->tok_pos);
@@ -467,6 +492,11 @@ lm_status engine_create(const model *m, const engine_params *params, engine **ou
     e->m = m;
     e->p = p;
     e->k = p.kernels ? p.kernels : kern_best();
+    if (pool_create(p.n_threads, &e->pool, err) != LM_OK) {
+        engine_destroy(e);
+        return LM_ERR_INTERNAL;
+    }
+    e->n_tasks = pool_size(e->pool);
     e->q_dim = hp->n_head * hp->head_dim;
     e->kv_dim = hp->n_head_kv * hp->head_dim;
     e->qkv_dim = e->q_dim + 2 * e->kv_dim;
@@ -488,12 +518,14 @@ lm_status engine_create(const model *m, const engine_params *params, engine **ou
     e->o = malloc(T * (size_t)hp->n_embd * sizeof(float));
     e->ff = malloc(T * 2 * (size_t)hp->n_ff * sizeof(float));
     e->ff2 = malloc(T * (size_t)hp->n_embd * sizeof(float));
-    e->scores = malloc((size_t)p.n_ctx * sizeof(float));
+    size_t widest = (size_t)(e->q_dim > hp->n_ff ? e->q_dim : hp->n_ff);
+    e->lin = malloc(T * widest * sizeof(float));
+    e->scores = malloc((size_t)e->n_tasks * (size_t)p.n_ctx * sizeof(float));
     e->rope_inv_freq = malloc(((size_t)hp->rope_dim / 2 + 1) * sizeof(float));
     e->tok_seq = malloc(T * sizeof(int));
     e->tok_pos = malloc(T * sizeof(int));
     int ok = e->k_pool && e->v_pool && e->block_ref && e->free_list && e->seqs && e->x && e->h &&
-             e->qkv && e->att && e->o && e->ff && e->ff2 && e->scores && e->rope_inv_freq &&
+             e->qkv && e->att && e->o && e->ff && e->ff2 && e->lin && e->scores && e->rope_inv_freq &&
              e->tok_seq && e->tok_pos;
     for (int i = 0; ok && i < p.max_seqs; i++) {
         e->seqs[i].blocks = malloc((size_t)max_blocks_per_seq * sizeof(int));

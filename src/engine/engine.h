@@ -29,6 +29,7 @@ typedef struct {
     int max_batch_tokens;  /* most tokens in one step; 0 = 512 */
     ggml_type kv_type;     /* GGML_TYPE_F16 or GGML_TYPE_F32 (start from engine_params_default) */
     const kern_set *kernels; /* NULL = kern_best() */
+    int n_threads;         /* compute threads; 0 = one per physical core */
 } engine_params;
 
 /* Defaults: block 16, f16 KV, one sequence of the model's trained context, 512-token steps. */

@@ -82,9 +82,37 @@ typedef struct {
     model_tensor rope_freqs;             /* (rope_dim / 2) angle divisors (llama3), optional */
     model_layer *layers;                 /* n_layer entries */
     gguf_file *gguf;                     /* owns the mapping the views point into (GGUF source) */
+    struct st_model *st;                 /* or the safetensors shards (Hugging Face source) */
     void **owned;                        /* buffers of converted weights, freed with the model */
     size_t n_owned;
 } model;
+
+/* The weight format a model is loaded as. AS_STORED uses the file's own types (views, no work);
+ * the others convert every weight matrix except the token embedding (one row is read per token,
+ * so it costs no bandwidth) when loading: FP32/FP16/BF16 by rounding, INT8 symmetric per output
+ * channel, INT4 symmetric with group_size -1 (channel-wise, as NPU deployments use) or 32/64/128.
+ * Quantized formats need an F32/F16/BF16 source. */
+typedef enum {
+    MODEL_WEIGHTS_AS_STORED = 0,
+    MODEL_WEIGHTS_FP32,
+    MODEL_WEIGHTS_FP16,
+    MODEL_WEIGHTS_BF16,
+    MODEL_WEIGHTS_INT8,
+    MODEL_WEIGHTS_INT4,
+} model_weight_format;
+
+typedef struct {
+    model_weight_format format;
+    int group_size;   /* INT4 only: -1 channel-wise, or 32, 64, 128; 0 means 128 */
+} model_load_opts;
+
+/* Parses "fp32", "fp16", "bf16", "int8", "int4" (OVMS --weight-format names); LM_ERR_INVALID
+ * naming the accepted words otherwise. */
+lm_status model_parse_weight_format(const char *name, model_weight_format *out, lm_error *err);
+
+/* Loads a model from a GGUF file or a Hugging Face folder (config.json + safetensors) and
+ * converts its weights as `opts` says (NULL: as stored). */
+lm_status model_load(const char *path, const model_load_opts *opts, model **out, lm_error *err);
 
 /* Opens a GGUF file and maps its weights. Fails with a clear message for an unsupported
  * architecture or weight type, a missing tensor, or a shape that disagrees with the metadata. */

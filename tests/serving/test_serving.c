@@ -247,6 +247,25 @@ static void test_submit_errors(void **state) {
     assert_null(r);
 }
 
+static void test_chat_template(void **state) {
+    (void)state;
+    json_error_t jerr;
+    json_t *msgs = json_loads("[{\"role\":\"user\",\"content\":\"Once upon a time\"}]", 0, &jerr);
+    assert_non_null(msgs);
+    lm_buf out = {0};
+    lm_error err;
+    err_clear(&err);
+    if (servable_render_chat(g_s, msgs, NULL, NULL, &out, &err) != LM_OK) fail_msg("render: %s", err.msg);
+    /* the demo template concatenates the message contents (models/demo/chat_template.jinja) */
+    assert_non_null(strstr(buf_cstr(&out), "Once upon a time"));
+    buf_fini(&out);
+    /* a non-array is rejected, not rendered */
+    err_clear(&err);
+    assert_int_equal(servable_render_chat(g_s, json_object_get(json_array_get(msgs, 0), "role"), NULL,
+                                          NULL, &out, &err), LM_ERR_INVALID);
+    json_decref(msgs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_texts),
@@ -255,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_requests_get_their_own_text),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_chat_template),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,86 @@
+/* tests/cli/test_cmd_logits.c — `lmserve logits` prints, for the demo model, the same top-5 logits
+ * at the last prompt position as llama.cpp recorded (tests/data/oracles/stories260K.json). */
+#include "lmtest.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+
+static int run_bin(char *const argv[], lm_buf *out) {
+    const char *bin = getenv("LM_BIN");
+    if (!bin) fail_msg("LM_BIN is not set (run through ctest)");
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 2);
+        close(fd[0]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd[0], chunk, sizeof chunk)) > 0) buf_append(out, chunk, (size_t)n);
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_logits_match_oracle(void **state) {
+    (void)state;
+    json_error_t jerr;
+    json_t *root = json_load_file(lmtest_data("oracles/stories260K.json"), 0, &jerr);
+    assert_non_null(root);
+    json_t *c = json_array_get(json_object_get(root, "prompts"), 0);
+    json_t *jp = json_object_get(c, "prompt_tokens");
+    lm_buf ids = {0};
+    for (size_t i = 0; i < json_array_size(jp); i++)
+        buf_printf(&ids, "%s%lld", i ? " " : "", (long long)json_integer_value(json_array_get(jp, i)));
+    char *argv[] = {"lmserve", "logits", "--ids", (char *)buf_cstr(&ids), "--top", "5", NULL};
+    lm_buf out = {0};
+    assert_int_equal(run_bin(argv, &out), 0);
+    json_t *got = json_loads(buf_cstr(&out), 0, &jerr);
+    if (!got) fail_msg("output is not JSON: %s\n%s", jerr.text, buf_cstr(&out));
+    json_t *positions = json_object_get(got, "positions");
+    assert_int_equal(json_array_size(positions), json_array_size(jp));
+    json_t *last = json_array_get(positions, json_array_size(jp) - 1);
+    json_t *want = json_array_get(json_object_get(c, "top_logits_first_steps"), 0);
+    json_t *gi = json_object_get(last, "top_ids"), *gl = json_object_get(last, "top_logits");
+    json_t *wi = json_object_get(want, "top_ids"), *wl = json_object_get(want, "top_logits");
+    for (size_t j = 0; j < 5; j++) {
+        assert_int_equal(json_integer_value(json_array_get(gi, j)), json_integer_value(json_array_get(wi, j)));
+        assert_true(fabs(json_number_value(json_array_get(gl, j)) - json_number_value(json_array_get(wl, j))) < 1e-3);
+    }
+    json_decref(got);
+    json_decref(root);
+    buf_fini(&out);
+    buf_fini(&ids);
+}
+
+static void test_bad_ids(void **state) {
+    (void)state;
+    lm_buf out = {0};
+    char *words[] = {"lmserve", "logits", "--ids", "1 two 3", NULL};
+    assert_int_equal(run_bin(words, &out), 64);
+    char *range[] = {"lmserve", "logits", "--ids", "1 99999", NULL};
+    assert_int_equal(run_bin(range, &out), 64);
+    assert_int_equal(out.len, 0);
+    buf_fini(&out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logits_match_oracle),
+        cmocka_unit_test(test_bad_ids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
