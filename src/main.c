@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
-#include "repo/manage.h"
 #include "server/server.h"
 
 typedef struct {
@@ -75,8 +74,6 @@ static int run_server(int argc, char **argv) {
             printf("lmserve %s\n", LM_VERSION);
             return CLI_EXIT_OK;
         }
-        /* config management mode (it reads --config_path and --model_repository_path itself) */
-        if (repo_manage_requested(&o)) return repo_manage_run(&o, stdout, stderr);
     }
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);
