@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "repo/manage.h"
 #include "cli/demo.h"
 #include "server/server.h"
 
@@ -74,6 +75,8 @@ static int run_server(int argc, char **argv) {
             printf("lmserve %s\n", LM_VERSION);
             return CLI_EXIT_OK;
         }
+        /* config management mode (it reads --config_path and --model_repository_path itself) */
+        if (repo_manage_requested(&o)) return repo_manage_run(&o, stdout, stderr);
     }
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);
