@@ -6,8 +6,8 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "repo/manage.h"
 #include "cli/demo.h"
+#include "repo/manage.h"
 #include "server/server.h"
 
 typedef struct {
