@@ -19,7 +19,7 @@
 #include "model/hfconfig.h"
 
 #define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
-#define DEFAULT_KV_SEQS 4         /* full-context sequences the default KV cache holds */
+#define DEFAULT_KV_BYTES (2.0 * 1024 * 1024 * 1024) /* default KV cache budget: 2 GiB */
 #define STEP_TOKENS 512           /* most tokens in one engine step */
 
 /* ---- loading ------------------------------------------------------------------------------- */
@@ -119,8 +119,11 @@ static lm_status make_engine(servable *s, lm_error *err) {
     int64_t n_blocks;
     if (s->cfg.cache_size_gb > 0)
         n_blocks = (int64_t)(s->cfg.cache_size_gb * 1e9 / (double)block_bytes);
-    else
-        n_blocks = (int64_t)blocks_per_seq * (s->max_seqs < DEFAULT_KV_SEQS ? s->max_seqs : DEFAULT_KV_SEQS);
+    else { /* every sequence at full context if that fits the budget, else as many blocks as fit */
+        n_blocks = (int64_t)blocks_per_seq * s->max_seqs;
+        if ((double)n_blocks * (double)block_bytes > DEFAULT_KV_BYTES)
+            n_blocks = (int64_t)(DEFAULT_KV_BYTES / (double)block_bytes);
+    }
     if (n_blocks < blocks_per_seq) n_blocks = blocks_per_seq; /* one full sequence always fits */
     if (n_blocks > (1 << 24)) n_blocks = 1 << 24;
     p.n_blocks = (int)n_blocks;
