@@ -58,7 +58,11 @@ static lm_status reserve_syms(tok_workspace *ws, size_t n) {
     return LM_OK;
 }
 
-/* ---------------------------------------------------------------- binary min-heap */
+/* ---------------------------------------------------------------- 4-ary min-heap */
+
+/* Four children per node: half the depth of a binary heap, and siblings share cache lines, which
+ * is what matters once a long piece's heap outgrows the caches. */
+#define HEAP_D 4
 
 static lm_status heap_push(tok_workspace *ws, merge_cand c) {
     if (ws->n_heap == ws->cap_heap) {
@@ -71,7 +75,7 @@ static lm_status heap_push(tok_workspace *ws, merge_cand c) {
     merge_cand *h = ws->heap;
     size_t i = ws->n_heap++;
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / HEAP_D;
         if (h[parent].key <= c.key) break;
         h[i] = h[parent];
         i = parent;
@@ -86,12 +90,14 @@ static merge_cand heap_pop(tok_workspace *ws) {
     merge_cand last = h[--ws->n_heap];
     size_t n = ws->n_heap, i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = HEAP_D * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && h[c + 1].key < h[c].key) c++;
-        if (last.key <= h[c].key) break;
-        h[i] = h[c];
-        i = c;
+        size_t end = c + HEAP_D < n ? c + HEAP_D : n, best = c;
+        for (size_t k = c + 1; k < end; k++)
+            if (h[k].key < h[best].key) best = k;
+        if (last.key <= h[best].key) break;
+        h[i] = h[best];
+        i = best;
     }
     if (n) h[i] = last;
     return top;

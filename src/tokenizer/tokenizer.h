@@ -33,8 +33,10 @@ void tok_ids_fini(tok_ids *v);
  * what it needs: `f` may be closed afterwards. */
 lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err);
 
-/* Loads tokenizer.json (+ tokenizer_config.json, special_tokens_map.json, generation_config.json
- * when present) from a model folder. */
+/* Loads tokenizer.json (or tokenizer.json.gz) from a model folder, with tokenizer_config.json,
+ * special_tokens_map.json and generation_config.json when present (they name BOS/EOS and the ids
+ * that end generation). Models: BPE (byte-level or with byte fallback); other model types fail
+ * with LM_ERR_UNSUPPORTED naming the type. docs/tokenizer.md lists the supported steps. */
 lm_status tok_load_hf(const char *dir, tok_tokenizer **out, lm_error *err);
 
 /* Loads whatever `path` names: a .gguf file (its embedded vocabulary), a model folder
@@ -59,8 +61,10 @@ const char *tok_token_text(const tok_tokenizer *t, int32_t id, size_t *len);
 int32_t tok_token_id(const tok_tokenizer *t, const char *text, size_t len);
 
 /* Appends the ids of `text` (len bytes, any bytes: invalid UTF-8 gives a sane result, never an
- * error) to *out. add_special: add BOS/EOS as the tokenizer's configuration says. Special tokens
- * written in the text are matched as single ids (as Hugging Face does by default). */
+ * error: each maximal invalid sequence is read as U+FFFD) to *out. add_special: add BOS/EOS as
+ * the tokenizer's configuration says. Special tokens written in the text are matched as single
+ * ids (as Hugging Face does by default). Time is O(n log n) in the longest pre-tokenized piece
+ * and linear otherwise; scratch memory is about 50 bytes per byte of that piece. */
 lm_status tok_encode(const tok_tokenizer *t, const char *text, size_t len, int add_special,
                      tok_ids *out, lm_error *err);
 
@@ -94,6 +98,8 @@ typedef struct {
     size_t n_pending;
 } tok_stream;
 
+/* A stream belongs to one sequence (one thread at a time); it holds no heap memory, so dropping
+ * it needs no call. */
 void tok_stream_init(tok_stream *s, const tok_tokenizer *t, int skip_special);
 /* Appends the text that `id` completes to *out (possibly nothing). Ids outside the vocabulary
  * are ignored. */
