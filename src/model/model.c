@@ -129,6 +129,38 @@ static int source_find(const wsource *src, const char *name, raw_tensor *out) {
 
 static lm_status keep_owned(model *m, void *p, lm_error *err);
 
+/* Byte offsets of the f16 scales inside one block of a GGUF quantized type (-1 ends the list). */
+static const int *scale_offsets(ggml_type t) {
+    static const int d0[] = {0, -1}, d0m2[] = {0, 2, -1}, q6k[] = {208, -1};
+    switch (t) {
+    case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: case GGML_TYPE_Q8_0: return d0;
+    case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: return d0m2;
+    case GGML_TYPE_Q6_K: return q6k;
+    default: return NULL;
+    }
+}
+
+/* A hostile or damaged file may hold NaN or infinite block scales, which would poison every
+ * logit: refuse them at load (a pass over the scales, one read of the tensor's pages). */
+static lm_status check_scales(const char *name, ggml_type type, const void *data, int64_t cols,
+                              int64_t rows, lm_error *err) {
+    const int *offs = scale_offsets(type);
+    if (!offs) return LM_OK;
+    size_t block = ggml_block_bytes(type);
+    size_t n_blocks = (size_t)(cols / ggml_block_elems(type)) * (size_t)rows;
+    const unsigned char *p = data;
+    for (size_t b = 0; b < n_blocks; b++, p += block) {
+        for (const int *o = offs; *o >= 0; o++) {
+            uint16_t h;
+            memcpy(&h, p + *o, 2);
+            if ((h & 0x7c00) == 0x7c00)
+                return err_set(err, LM_ERR_FORMAT, "tensor '%s': block %zu has a non-finite scale "
+                               "(f16 0x%04x)", name, b, h);
+        }
+    }
+    return LM_OK;
+}
+
 /* Binds tensor `name` if present. rows == 1 means a vector, kept as F32 (converted into a buffer
  * the model owns when stored otherwise). A shape different from (cols, rows) is an error. */
 static lm_status bind(model *m, const wsource *src, const char *name, int64_t cols, int64_t rows,
@@ -145,6 +177,7 @@ static lm_status bind(model *m, const wsource *src, const char *name, int64_t co
     if (cols % quant_row_multiple(r.type) != 0)
         return err_set(err, LM_ERR_FORMAT, "tensor '%s': rows of %lld are not whole %s blocks", name,
                        (long long)cols, quant_type_name(r.type));
+    LM_TRY(check_scales(name, r.type, r.data, cols, rows, err));
     t->type = r.type;
     t->cols = cols;
     t->rows = rows;
@@ -288,7 +321,12 @@ static lm_status bind_layer(model *m, const wsource *src, const name_table *nt, 
             BIND(w_gate_up, E, 2 * F);
             REQUIRE(w_gate_up);
         } else { /* fused [gate; up] stored as the up projection (GGUF phi3) */
+            raw_tensor up;
             snprintf(name, sizeof name, nt->w_up, il);
+            if (source_find(src, name, &up) && up.rows == F) { /* a plain up: the gate is missing */
+                snprintf(name, sizeof name, nt->w_gate, il);
+                return err_set(err, LM_ERR_FORMAT, "missing tensor '%s'", name);
+            }
             LM_TRY(bind(m, src, name, E, 2 * F, &l->w_gate_up, err));
             REQUIRE(w_gate_up);
         }
@@ -361,7 +399,17 @@ static lm_status load(model *m, lm_error *err) {
     LM_TRY(load_hparams(m, err));
     LM_TRY(check_hparams(&m->hp, err));
     wsource src = {f, NULL};
-    return bind_all(m, &src, &g_gguf_names, err);
+    LM_TRY(bind_all(m, &src, &g_gguf_names, err));
+    /* Phi-3 long-context (longrope) files carry short and long factors; lmserve uses the short
+     * ones and keeps the context within the original length they are meant for */
+    if (!m->rope_freqs.data) {
+        LM_TRY(bind(m, &src, "rope_factors_short.weight", m->hp.rope_dim / 2, 1, &m->rope_freqs, err));
+        int orig = 0;
+        if (m->rope_freqs.data &&
+            hp_int(f, m->arch.name, "rope.scaling.original_context_length", 0, &orig, err) == LM_OK && orig > 0)
+            m->hp.n_ctx_train = orig;
+    }
+    return LM_OK;
 }
 
 /* ---- Hugging Face folders ------------------------------------------------------------------ */
