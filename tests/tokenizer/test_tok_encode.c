@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "tok_test_util.h"
@@ -142,10 +143,71 @@ static void test_every_id(void **state) {
     }
 }
 
+/* One tokenizer shared by threads encoding at once gives each the single-thread answer. */
+typedef struct {
+    const tok_tokenizer *t;
+    const lm_buf *texts;
+    size_t n;
+    const tok_ids *want;
+    int mismatches;
+} thread_job;
+
+static void *encode_all(void *arg) {
+    thread_job *j = arg;
+    lm_error err;
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < j->n; i++) {
+            tok_ids ids = {0};
+            err_clear(&err);
+            if (tok_encode(j->t, j->texts[i].data, j->texts[i].len, 1, &ids, &err) != LM_OK ||
+                ids.n != j->want[i].n ||
+                (ids.n && memcmp(ids.ids, j->want[i].ids, ids.n * sizeof *ids.ids)))
+                j->mismatches++;
+            tok_ids_fini(&ids);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    (void)state;
+    char path[2048];
+    test_data_path(path, sizeof path, "tokenizers/qwen3");
+    lm_error err;
+    err_clear(&err);
+    tok_tokenizer *t = NULL;
+    assert_int_equal(tok_load_path(path, &t, &err), LM_OK);
+    enum { N = 64, THREADS = 4 };
+    lm_buf texts[N] = {{0}};
+    tok_ids want[N] = {{0}};
+    rng_state = 12345;
+    for (int i = 0; i < N; i++) {
+        random_text(&texts[i]);
+        buf_append_str(&texts[i], " and some English words, 12345 <|im_end|>");
+        assert_int_equal(tok_encode(t, texts[i].data, texts[i].len, 1, &want[i], &err), LM_OK);
+    }
+    pthread_t th[THREADS];
+    thread_job jobs[THREADS];
+    for (int k = 0; k < THREADS; k++) {
+        jobs[k] = (thread_job){t, texts, N, want, 0};
+        assert_int_equal(pthread_create(&th[k], NULL, encode_all, &jobs[k]), 0);
+    }
+    for (int k = 0; k < THREADS; k++) {
+        pthread_join(th[k], NULL);
+        assert_int_equal(jobs[k].mismatches, 0);
+    }
+    for (int i = 0; i < N; i++) {
+        buf_fini(&texts[i]);
+        tok_ids_fini(&want[i]);
+    }
+    tok_destroy(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_inputs),
         cmocka_unit_test(test_every_id),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

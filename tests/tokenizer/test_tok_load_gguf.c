@@ -128,7 +128,7 @@ static void run_vectors(const char *name, vec_stats *st) {
     test_data_path(path, sizeof path, name);
     snprintf(inp_path, sizeof inp_path, "%s.inp", path);
     snprintf(out_path, sizeof out_path, "%s.out", path);
-    size_t inp_len, out_len;
+    size_t inp_len = 0, out_len = 0;
     char *inp = test_read_file(inp_path, &inp_len);
     char *outs = test_read_file(out_path, &out_len);
     assert_non_null(inp);

@@ -182,7 +182,7 @@ static void run_vectors(const char *tok_name, const char *vec_name) {
     test_data_path(inp_path, sizeof inp_path, rel);
     snprintf(rel, sizeof rel, "llama-vocab/%s.out", vec_name);
     test_data_path(out_path, sizeof out_path, rel);
-    size_t inp_len, out_len;
+    size_t inp_len = 0, out_len = 0;
     char *inp = test_read_file(inp_path, &inp_len), *outs = test_read_file(out_path, &out_len);
     assert_non_null(inp);
     assert_non_null(outs);
