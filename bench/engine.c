@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int V = m->hp.n_vocab, decode_steps = 32;
-    int n_ctx = n_prompt + decode_steps + 1;
+    int n_ctx = n_prompt + 2 * decode_steps + 1; /* seq 0 decodes in both phases */
     engine_params p = engine_params_default();
     p.n_threads = threads;
     p.n_ctx = n_ctx;

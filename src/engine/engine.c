@@ -156,17 +156,11 @@ static void kv_store(const engine *e, void *dst, const float *src, int n) {
     }
 }
 
-/* dot(q, cached k) over hd elements */
+/* dot(q, cached k) over hd elements, with the kernel set's f32/f16 dot */
 static float kv_dot(const engine *e, const float *q, const void *kc, int hd) {
-    float sum = 0.0f;
-    if (e->p.kv_type == GGML_TYPE_F32) {
-        const float *k = kc;
-        for (int i = 0; i < hd; i++) sum += q[i] * k[i];
-    } else {
-        const uint16_t *k = kc;
-        for (int i = 0; i < hd; i++) sum += q[i] * kern_f16_to_f32(k[i]);
-    }
-    return sum;
+    kern_dot_fn dot = e->k->dot[e->p.kv_type] ? e->k->dot[e->p.kv_type]
+                                                : kern_reference()->dot[e->p.kv_type];
+    return dot(hd, kc, q);
 }
 
 /* out += a * cached v over hd elements */
