@@ -355,6 +355,15 @@ lm_status tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, int s
     return st;
 }
 
+void tok_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out) {
+    if (!id_ok(t, id)) return;
+    const char *str = t->text + t->pieces[id].off;
+    size_t len = t->pieces[id].len;
+    lm_error err;
+    err_clear(&err);
+    tok_decode_strings(t, &str, &len, 1, 1, 0, out, &err);
+}
+
 /* ---------------------------------------------------------------- streaming */
 
 void tok_stream_init(tok_stream *s, const tok_tokenizer *t, int skip_special) {

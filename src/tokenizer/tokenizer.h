@@ -87,6 +87,12 @@ lm_status tok_encode_with(const tok_tokenizer *t, const char *text, size_t len,
 lm_status tok_decode(const tok_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                      lm_buf *out, lm_error *err);
 
+/* Appends the raw bytes token `id` contributes to a continuation (the decoder applied as in
+ * streaming, but no UTF-8 repair: a byte-fallback or byte-level token may be part of a
+ * character). What OpenAI logprobs report as a token's `bytes`. Nothing for ids outside the
+ * vocabulary. */
+void tok_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out);
+
 /* Incremental decoder for streaming a continuation: feed one id at a time, get the newly complete
  * text. Concatenating all outputs (plus tok_stream_flush) equals the bytes of the continuation
  * with no character re-emitted or dropped; bytes that never form a valid character become U+FFFD.

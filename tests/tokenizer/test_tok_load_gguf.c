@@ -278,6 +278,17 @@ static void test_stream_utf8(void **state) {
     tok_stream_push(&s, 3 + 0xE2, &out);
     tok_stream_flush(&s, &out);
     assert_string_equal(buf_cstr(&out), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    /* a token's raw bytes: part of a character, and a piece with its leading space */
+    buf_reset(&out);
+    tok_token_bytes(t, 243, &out);
+    assert_int_equal(out.len, 1);
+    assert_int_equal((unsigned char)out.data[0], 0xF0);
+    buf_reset(&out);
+    tok_token_bytes(t, hello, &out);
+    assert_string_equal(buf_cstr(&out), " Hello");
+    buf_reset(&out);
+    tok_token_bytes(t, -1, &out);
+    assert_int_equal(out.len, 0);
     /* ids outside the vocabulary are ignored, by the stream and by whole decoding */
     buf_reset(&out);
     tok_stream_push(&s, -5, &out);
