@@ -139,6 +139,12 @@ FILTER(f_abs) {
 FILTER(f_attr) {
     BIND("attr", "name");
     if (a[0].kind != TPL_STR) return tpl_rt_fail(rt, LM_ERR_INVALID, "attribute name must be a string");
+    if (tpl_is_map(in)) { /* attributes only: a dict's keys are not its attributes */
+        int r = tpl_builtin_method(rt, in, a[0].u.s.p, a[0].u.s.n, out);
+        if (r < 0) return rt->err->code;
+        if (r == 0) *out = tpl_undef(a[0].u.s.p, a[0].u.s.n);
+        return LM_OK;
+    }
     return tpl_getattr(rt, in, a[0].u.s.p, a[0].u.s.n, out);
 }
 

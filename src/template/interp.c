@@ -854,7 +854,11 @@ static lm_status call_macro(tpl_rt *rt, const tpl_macro *m, tpl_args *args, tpl_
         if (st == LM_OK) st = frame_set(rt, f, TPL_SYM_KWARGS, &kw);
     }
     for (size_t k = 0; k < args->nkw && st == LM_OK; k++) {
-        if (!used[k])
+        if (used[k]) continue;
+        if (arg_name_is(args, k, "caller", 6)) /* a call block around a macro that never calls caller() */
+            st = tpl_rt_fail(rt, LM_ERR_INVALID, "macro '%.*s' was invoked with two values for the special caller argument",
+                             name_n, name);
+        else
             st = tpl_rt_fail(rt, LM_ERR_INVALID, "macro '%.*s' takes no keyword argument '%.*s'",
                              name_n, name, (int)args->kwlen[k], args->kwname[k]);
     }

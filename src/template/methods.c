@@ -791,8 +791,8 @@ static lm_status percent_one(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const c
             pad_text(sb, v->u.s.p, v->u.s.n, width, left, ' ');
             return LM_OK;
         }
-        if (v->kind != TPL_INT || v->u.i < 0 || v->u.i > 0x10ffff)
-            return tpl_rt_fail(rt, LM_ERR_INVALID, "%%c requires an int in range(0x110000) or a single character");
+        if (v->kind != TPL_INT || v->u.i < 0 || v->u.i > 0x10ffff || (v->u.i >= 0xd800 && v->u.i <= 0xdfff))
+            return tpl_rt_fail(rt, LM_ERR_INVALID, "%%c requires a Unicode scalar value or a single character");
         n = (size_t)tpl_utf8_encode((uint32_t)v->u.i, buf);
         pad_text(sb, buf, n, width, left, ' ');
         return LM_OK;
@@ -1016,7 +1016,9 @@ static lm_status format_value(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const 
         uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
         neg = i < 0;
         if (type == 'c') {
-            bn = (size_t)tpl_utf8_encode((uint32_t)(u & 0x1fffff), body);
+            if (neg || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff))
+                return tpl_rt_fail(rt, LM_ERR_INVALID, "%%c arg not a Unicode scalar value");
+            bn = (size_t)tpl_utf8_encode((uint32_t)u, body);
         } else if (type == 'b') {
             char tmp[70];
             int k = 0;

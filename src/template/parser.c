@@ -812,7 +812,8 @@ static int parse_signature(parser *p, tpl_node *n) {
             if (!advance(p) || !(prm->a = parse_expression(p, 1))) return 0;
             defaults = 1;
         } else if (defaults) {
-            fail(p, "non-default argument follows default argument");
+            tpl_lex_error_at(p->err, LM_ERR_FORMAT, prm->line, prm->col,
+                             "non-default argument follows default argument");
             return 0;
         }
         if (!kid_push(p, &params, prm)) return 0;

@@ -2,7 +2,8 @@
  * tests/data/templates/cases.jsonl.gz (real chat templates, expected renders from Jinja2 3.1.6
  * with transformers' settings) must render byte for byte, or fail with the expected
  * raise_exception message. Set LM_TPL_ONLY=<template name> to run one template, and
- * LM_TPL_VERBOSE=1 to print every failure in full. */
+ * LM_TPL_VERBOSE=1 to print every failure in full. Also: hostile templates (recursion, huge loops,
+ * giant output, deep data) end with clear errors, and concurrent renders of one template. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -190,10 +192,194 @@ static void test_all_templates_compile(void **state) {
     assert_int_equal(ok, n);
 }
 
+/* ---- hostile templates: each must stop with an error, never crash or hang ---- */
+
+static lm_status render_with(const char *src, const char *ctx_json, const tpl_options *opt,
+                             lm_error *err) {
+    err_clear(err);
+    tpl_template *t = NULL;
+    lm_status st = tpl_compile(src, strlen(src), &t, err);
+    if (st != LM_OK) return st;
+    json_error_t jerr;
+    json_t *ctx = ctx_json ? json_loads(ctx_json, 0, &jerr) : NULL;
+    lm_buf out = {0};
+    buf_append_str(&out, "keep"); /* a failed render leaves the buffer as it was */
+    st = tpl_render(t, ctx, opt, &out, err);
+    if (st != LM_OK) assert_string_equal(buf_cstr(&out), "keep");
+    buf_fini(&out);
+    json_decref(ctx);
+    tpl_destroy(t);
+    return st;
+}
+
+static void expect_limit(const char *src, const char *ctx_json, const tpl_options *opt, const char *part) {
+    lm_error err;
+    lm_status st = render_with(src, ctx_json, opt, &err);
+    if (st != LM_ERR_LIMIT || !strstr(err.msg, part))
+        print_message("%.80s\n  want limit [%s], got %s: %s\n", src, part, err_status_name(st), err.msg);
+    assert_int_equal(st, LM_ERR_LIMIT);
+    assert_non_null(strstr(err.msg, part));
+}
+
+static void test_hostile_recursion(void **state) {
+    (void)state;
+    expect_limit("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, NULL, "recursion too deep");
+    expect_limit("{% macro a(n) %}{{ b(n) }}{% endmacro %}{% macro b(n) %}x{{ a(n + 1) }}{% endmacro %}{{ a(0) }}",
+                 NULL, NULL, "recursion too deep");
+    expect_limit("{% macro f() %}{% if false %}{{ caller() }}{% endif %}{% call f() %}{% endcall %}{% endmacro %}{{ f() }}",
+                 NULL, NULL, "recursion too deep");
+    expect_limit("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", NULL, NULL, "recursion too deep");
+    expect_limit("{% macro f(n) %}{% set x %}{{ f(n) }}{% endset %}{% endmacro %}{{ f(1) }}", NULL, NULL,
+                 "recursion too deep");
+}
+
+static void test_hostile_loops(void **state) {
+    (void)state;
+    tpl_options o;
+    tpl_options_init(&o);
+    o.max_steps = 100000;
+    expect_limit("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", NULL, &o,
+                 "too many loop iterations");
+    expect_limit("{{ range(10**9)|length }}", NULL, NULL, "range too big");
+    /* with the step count out of the way, the clock stops it */
+    tpl_options_init(&o);
+    o.max_steps = UINT64_MAX;
+    o.max_time_ms = 50;
+    expect_limit("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", NULL, &o,
+                 "took too long");
+}
+
+static void test_hostile_output(void **state) {
+    (void)state;
+    tpl_options o;
+    tpl_options_init(&o);
+    o.max_output = 1 << 20;
+    expect_limit("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", NULL, &o, "too long");
+    expect_limit("{{ 'x' * 10**12 }}", NULL, NULL, "too long");
+    expect_limit("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                 NULL, &o, "too long");
+    expect_limit("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+                 NULL, &o, "too long");
+    expect_limit("{% for i in range(100000) %}{% set x %}{{ 'y' * 100000 }}{% endset %}{% endfor %}", NULL, &o,
+                 "memory");
+    tpl_options_init(&o);
+    o.max_memory = 8 << 20;
+    expect_limit("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+                 NULL, &o, "memory");
+    expect_limit("{{ [1] * 10**12 }}", NULL, NULL, "too long");
+}
+
+static void test_hostile_data(void **state) {
+    (void)state;
+    /* JSON nested 1500 deep: printing and tojson stop at the value nesting bound */
+    size_t depth = 1500, n = 0;
+    char *ctx = malloc(depth * 2 + 16);
+    n += (size_t)sprintf(ctx, "{\"x\": ");
+    for (size_t i = 0; i < depth; i++) ctx[n++] = '[';
+    for (size_t i = 0; i < depth; i++) ctx[n++] = ']';
+    ctx[n++] = '}';
+    ctx[n] = '\0';
+    expect_limit("{{ x }}", ctx, NULL, "nested too deeply");
+    expect_limit("{{ x|tojson }}", ctx, NULL, "nested too deeply");
+    expect_limit("{{ x == x }}{{ x < x }}", ctx, NULL, "nested too deeply");
+    free(ctx);
+    expect_limit("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}", NULL, NULL, "nested too deeply");
+}
+
+static void test_hostile_source(void **state) {
+    (void)state;
+    size_t n = 10u << 20; /* a 10 MB literal */
+    char *src = malloc(n + 16);
+    memcpy(src, "{{ '", 4);
+    memset(src + 4, 'a', n);
+    memcpy(src + 4 + n, "' }}", 5);
+    tpl_template *t = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(tpl_compile(src, n + 8, &t, &err), LM_ERR_LIMIT);
+    assert_non_null(strstr(err.msg, "limit is"));
+    assert_null(t);
+    free(src);
+    /* a template without tags is fine */
+    err_clear(&err);
+    assert_int_equal(tpl_compile("plain", 5, &t, &err), LM_OK);
+    tpl_destroy(t);
+    tpl_destroy(NULL);
+}
+
+/* ---- one compiled template rendered by several threads at once ---- */
+
+typedef struct {
+    const tpl_template *t;
+    json_t *ctx;
+    int ok;
+} render_job;
+
+static const char qwen_like[] =
+    "{%- for m in messages %}{% set ns = namespace(x=loop.index) %}<|im_start|>{{ m.role }}\n"
+    "{{ m.content|trim }}{% if m.tool_calls %}{{ m.tool_calls|tojson }}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+static void *render_many(void *arg) {
+    render_job *job = arg;
+    lm_buf first = {0};
+    lm_error err;
+    job->ok = 1;
+    for (int i = 0; i < 200 && job->ok; i++) {
+        lm_buf out = {0};
+        err_clear(&err);
+        if (tpl_render(job->t, job->ctx, NULL, &out, &err) != LM_OK) job->ok = 0;
+        else if (i == 0) buf_append(&first, out.data, out.len);
+        else if (out.len != first.len || memcmp(out.data, first.data, out.len) != 0) job->ok = 0;
+        buf_fini(&out);
+    }
+    buf_fini(&first);
+    return NULL;
+}
+
+static void test_concurrent_renders(void **state) {
+    (void)state;
+    tpl_template *t = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(tpl_compile(qwen_like, strlen(qwen_like), &t, &err), LM_OK);
+    json_error_t jerr;
+    json_t *ctx = json_loads("{\"messages\": [{\"role\": \"user\", \"content\": \" hi \"}, {\"role\": "
+                             "\"assistant\", \"content\": \"\", \"tool_calls\": [{\"name\": \"f\"}]}], "
+                             "\"add_generation_prompt\": true}", 0, &jerr);
+    assert_non_null(ctx);
+    pthread_t th[4];
+    render_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (render_job){t, ctx, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, render_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(jobs[i].ok);
+    }
+    lm_buf out = {0};
+    assert_int_equal(tpl_render(t, ctx, NULL, &out, &err), LM_OK);
+    assert_string_equal(out.data, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+                                  "[{\"name\": \"f\"}]<|im_end|>\n<|im_start|>assistant\n");
+    assert_true(tpl_mentions(t, "add_generation_prompt"));
+    assert_true(tpl_mentions(t, "tool_calls"));
+    assert_false(tpl_mentions(t, "enable_thinking"));
+    buf_fini(&out);
+    json_decref(ctx);
+    tpl_destroy(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_templates_compile),
         cmocka_unit_test(test_cases_match_jinja2),
+        cmocka_unit_test(test_hostile_recursion),
+        cmocka_unit_test(test_hostile_loops),
+        cmocka_unit_test(test_hostile_output),
+        cmocka_unit_test(test_hostile_data),
+        cmocka_unit_test(test_hostile_source),
+        cmocka_unit_test(test_concurrent_renders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
