@@ -4,7 +4,8 @@
  * Hugging Face runs these patterns with Oniguruma. The one difference that matters for real
  * patterns is `\s`: Oniguruma's Unicode \s includes U+0085 (NEL), PCRE2's does not, so `\s` is
  * rewritten to an explicit class before compiling. Patterns are compiled with UTF + UCP (Unicode
- * \p{..}, \w, \d) and matched without UTF checks: the encoder repairs invalid UTF-8 first. */
+ * \p{..}, \w, \d) and MATCH_INVALID_UTF: the encoder repairs its input, but decoder strings can
+ * hold stray bytes (a byte-fallback token), which then simply never match. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <pthread.h>
@@ -96,7 +97,8 @@ lm_status tok_regex_compile(const char *pattern, size_t len, tok_regex **out, lm
     if (!pat) return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory compiling a regex");
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, strlen(pat), PCRE2_UTF | PCRE2_UCP, &code,
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, strlen(pat),
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code,
                                    &off, NULL);
     free(pat);
     if (!re) {

@@ -349,6 +349,18 @@ static void test_pipeline_steps(void **state) {
     /* no decoder: tokens joined with spaces */
     decode_expect(t, (const int32_t[]){7, 6}, 2, "ab !");
     tok_destroy(t);
+
+    /* a regex Replace decoder sees a stray byte (half a character) while streaming */
+    t = load_json("{\"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"ByteFallback\"}, "
+                  "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"a+\"}, \"content\": \"b\"}]},"
+                  "\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"a\": 0, "
+                  "\"<0xE2>\": 1, \"<0x82>\": 2, \"<0xAC>\": 3}, \"merges\": []}}", dir, sizeof dir);
+    size_t sl;
+    char *s = test_stream_all(t, (const int32_t[]){1, 0, 0, 1, 2, 3}, 6, 0, &sl);
+    assert_string_equal(s, "\xEF\xBF\xBD" "bb\xE2\x82\xAC");
+    free(s);
+    decode_expect(t, (const int32_t[]){0, 0, 1, 2, 3}, 5, "bb\xE2\x82\xAC"); /* per token */
+    tok_destroy(t);
 }
 
 static void test_bad_json(void **state) {
