@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "repo/manage.h"
+#include "repo/pull.h"
 #include "server/server.h"
 
 typedef struct {
@@ -77,6 +78,8 @@ static int run_server(int argc, char **argv) {
         }
         /* config management mode (it reads --config_path and --model_repository_path itself) */
         if (repo_manage_requested(&o)) return repo_manage_run(&o, stdout, stderr);
+        /* pull mode: downloads, writes graph.pbtxt and exits (the task flags shape the graph) */
+        if (o.pull) return repo_pull_run(&o, stdout, stderr);
     }
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);

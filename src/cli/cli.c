@@ -409,7 +409,7 @@ static const cli_flag server_flags[] = {
      .help = "folder for the model cache"},
 
     {.name = "pull", .kind = CLI_SWITCH, SRV(pull), .group = "Pulling and configuration",
-     .help = "download --source_model into --model_repository_path"},
+     .help = "download --source_model into --model_repository_path", .implemented = true},
     {.name = "source_model", .kind = CLI_STRING, SRV(source_model), .metavar = "ORG/NAME",
      .help = "Hugging Face model id to pull"},
     {.name = "model_repository_path", .kind = CLI_STRING, SRV(model_repository_path),
@@ -418,7 +418,7 @@ static const cli_flag server_flags[] = {
      .choices = "text_generation|embeddings|rerank|image_generation", .def = "text_generation",
      .metavar = "TASK", .help = "what the pulled model is served for"},
     {.name = "overwrite_models", .kind = CLI_SWITCH, SRV(overwrite_models),
-     .help = "replace a model that is already in the repository"},
+     .help = "replace a model that is already in the repository", .implemented = true},
     {.name = "add_to_config", .kind = CLI_SWITCH, SRV(add_to_config),
      .help = "add --model_name (at --model_path) to --config_path and exit", .implemented = true},
     {.name = "remove_from_config", .kind = CLI_SWITCH, SRV(remove_from_config),

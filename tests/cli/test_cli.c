@@ -129,7 +129,7 @@ static void test_ovms_flag_set_is_complete(void **state) {
     static const char *const done[] = {"help", "version", "log_level", "model_path", "model_name",
                                        "rest_port", "rest_bind_address", "rest_workers",
                                        "model_repository_path", "add_to_config", "remove_from_config",
-                                       "list_models"};
+                                       "list_models", "pull", "overwrite_models"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;
@@ -463,7 +463,9 @@ static void test_bin_exit_codes(void **state) {
     assert_non_null(strstr(out, "--port: not supported yet"));
     assert_int_equal(run_bin("--rest_port 8000 --config_path c.json", out, sizeof out), 2);
     assert_non_null(strstr(out, "--config_path: not supported yet"));
-    assert_int_equal(run_bin("--pull --source_model Qwen/Qwen3-0.6B", out, sizeof out), 2);
+    /* pull mode runs (src/repo/pull.h; tests/repo/test_pull.c pulls from a local hub) */
+    assert_int_equal(run_bin("--pull", out, sizeof out), 64);
+    assert_non_null(strstr(out, "source_model parameter is required for pull mode"));
     /* a model path that does not exist fails before the server binds its port */
     assert_int_equal(run_bin("--model_path m --model_name n --log_level DEBUG", out, sizeof out), 1);
     assert_non_null(strstr(out, "'m' does not exist"));
