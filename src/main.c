@@ -19,6 +19,7 @@ typedef struct {
 static const subcommand subcommands[] = {
     {"generate", cmd_generate},
     {"tokenize", cmd_tokenize},
+    {"detokenize", cmd_detokenize},
     {"chat-template", cmd_chat_template},
     {"logits", cmd_logits},
 };

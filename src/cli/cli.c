@@ -451,7 +451,9 @@ const cli_command cli_server_command = {
     .usage = "lmserve [flags]                      serve models (OVMS-compatible flags)\n"
              "       lmserve generate [flags]             generate text from a prompt\n"
              "       lmserve tokenize [flags]             print the token ids of text\n"
+             "       lmserve detokenize [flags]           print the text of token ids\n"
              "       lmserve chat-template [flags]        render a chat template\n"
+             "       lmserve logits [flags]               print top logits per position\n"
              "       lmserve <subcommand> --help          flags of a subcommand",
     .about = "An OpenAI-compatible LLM server for the CPU that takes OpenVINO Model Server's\n"
              "flags. Flags marked [not supported yet] are recognised but fail until their\n"

@@ -15,6 +15,10 @@ int cmd_generate(int argc, char **argv);
  * stdin and prints its token ids as a JSON array (one array per input line with --jsonl). */
 int cmd_tokenize(int argc, char **argv);
 
+/* `lmserve detokenize --model PATH [--skip_special_tokens true|false] [--jsonl]`: reads a JSON
+ * array of ids from stdin and prints the text (one JSON string per line with --jsonl). */
+int cmd_detokenize(int argc, char **argv);
+
 /* `lmserve chat-template --model PATH --messages FILE.json [--add_generation_prompt]`: prints
  * the prompt the model's chat template renders for the messages. */
 int cmd_chat_template(int argc, char **argv);

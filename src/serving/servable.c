@@ -59,27 +59,6 @@ static void model_dir(const char *path, char *out, size_t size) {
     else snprintf(out, size, "%.*s", (int)(slash - path), path);
 }
 
-/* The chat template source: GGUF metadata tokenizer.chat_template, else tokenizer_config.json's
- * chat_template (a string), else chat_template.jinja in the model folder. NULL when none. */
-static char *find_template(const servable *s, const char *dir) {
-    if (s->m->gguf) {
-        gguf_str t;
-        if (gguf_get_str(s->m->gguf, "tokenizer.chat_template", &t, NULL) == LM_OK)
-            return strndup(t.ptr, (size_t)t.len);
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    json_t *cfg = json_load_file(path, 0, NULL);
-    if (cfg) {
-        json_t *t = json_object_get(cfg, "chat_template");
-        char *src = json_is_string(t) ? strdup(json_string_value(t)) : NULL;
-        json_decref(cfg);
-        if (src) return src;
-    }
-    snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-    return read_text(path, 1 << 20);
-}
-
 static void load_defaults(servable *s, const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
@@ -146,12 +125,13 @@ static lm_status load(servable *s, lm_error *err) {
     s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
     LM_TRY(make_engine(s, err));
     load_defaults(s, dir);
-    s->template_src = find_template(s, dir);
-    if (s->template_src) LM_TRY(servable_template_compile(s, err));
-    size_t len;
-    const char *t;
-    if ((t = tok_token_text(s->tok, tok_bos_id(s->tok), &len))) s->bos_text = strndup(t, len);
-    if ((t = tok_token_text(s->tok, tok_eos_id(s->tok), &len))) s->eos_text = strndup(t, len);
+    lm_error terr;
+    err_clear(&terr);
+    lm_status ts = chat_template_load(c->path, s->tok, &s->chat, &terr);
+    if (ts == LM_ERR_NOT_FOUND)
+        log_warn("%s: no chat template; only /v3/completions will work", s->name);
+    else if (ts != LM_OK)
+        return err_set(err, ts, "%s", terr.msg);
     return LM_OK;
 }
 
@@ -207,10 +187,7 @@ void servable_destroy(servable *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->loop, NULL);
     }
-    servable_template_free(s);
-    free(s->template_src);
-    free(s->bos_text);
-    free(s->eos_text);
+    chat_template_destroy(s->chat);
     free(s->running);
     free(s->logits);
     engine_destroy(s->e);
@@ -232,6 +209,14 @@ int servable_context_len(const servable *s) { return s->n_ctx; }
 int servable_max_prompt_len(const servable *s) { return s->max_prompt; }
 const tok_tokenizer *servable_tokenizer(const servable *s) { return s->tok; }
 const gen_defaults *servable_defaults(const servable *s) { return &s->defaults; }
+
+lm_status servable_render_chat(const servable *s, json_t *messages, json_t *tools, json_t *kwargs,
+                               lm_buf *out, lm_error *err) {
+    if (!s->chat)
+        return err_set(err, LM_ERR_UNSUPPORTED, "model '%s' has no chat template; use /v3/completions",
+                       s->name);
+    return chat_template_render(s->chat, messages, tools, kwargs, out, err);
+}
 
 lm_status servable_tokenize(const servable *s, const char *text, size_t len, int add_special,
                             tok_ids *out, lm_error *err) {

@@ -1,6 +1,5 @@
 /* serving_impl.h — private to src/serving: the servable and request structs shared by
- * servable.c (loading, the generation loop), request.c (channels, stop strings, output) and
- * chat.c (the chat template). */
+ * servable.c (loading, the generation loop) and request.c (channels, stop strings, output). */
 #ifndef LM_SERVING_SERVING_IMPL_H
 #define LM_SERVING_SERVING_IMPL_H
 
@@ -8,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "engine/engine.h"
+#include "serving/chat.h"
 #include "serving/serving.h"
 
 #define SERVABLE_MAX_EOS 16
@@ -18,9 +18,7 @@ struct servable {
     model *m;
     engine *e;
     tok_tokenizer *tok;
-    char *template_src;          /* chat template source; NULL when the model has none */
-    void *tpl;                   /* compiled template (chat.c) */
-    char *bos_text, *eos_text;   /* token strings for the template's bos_token / eos_token */
+    chat_template *chat;         /* NULL when the model has none */
     gen_defaults defaults;
     int32_t eos[SERVABLE_MAX_EOS]; /* generation_config.json eos ids (plus tok_is_eog) */
     int n_eos;
@@ -88,9 +86,5 @@ void servable_wake(servable *s);
 void request_on_logits(servable *s, gen_request *r, const float *logits);
 void request_finish(gen_request *r, gen_finish why, const lm_error *err);
 void request_unref(gen_request *r);
-
-/* chat.c */
-lm_status servable_template_compile(servable *s, lm_error *err);
-void servable_template_free(servable *s);
 
 #endif
