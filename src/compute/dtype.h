@@ -1,9 +1,9 @@
 /* dtype.h — element types of weight tensors.
  *
  * Two ranges share one enum. Numbers below GGML_TYPE_COUNT are ggml's, because GGUF files store
- * these numbers. Numbers from LM_TYPE_FIRST up are lmserve's own formats, made at load time by
- * quantizing F32/F16/BF16 weights; they never appear in a file, and their number is private to
- * this build. Block layouts of every quantized type are in compute/quant.h; facts per type (name,
+ * these numbers. Numbers from LM_TYPE_FIRST up are lmserve's own formats, made by quantizing
+ * F32/F16/BF16 weights at load time or by `lmserve export`, which stores them in GGUF files under
+ * these numbers (docs/export.md): a number, once given, never changes meaning. Block layouts of every quantized type are in compute/quant.h; facts per type (name,
  * bytes per row) come from quant_type_name() and quant_row_bytes(). */
 #ifndef LM_COMPUTE_DTYPE_H
 #define LM_COMPUTE_DTYPE_H
@@ -34,7 +34,7 @@ typedef enum {
     GGML_TYPE_BF16 = 30,
     GGML_TYPE_COUNT = 40,   /* bound of ggml's range: tables of GGUF facts are this long */
 
-    /* ---- lmserve's load-time formats (never in a file) ---- */
+    /* ---- lmserve's own formats (load time, and files written by lmserve export) ---- */
     LM_TYPE_FIRST = 64,
     LM_TYPE_I8_CH = 64,     /* int8 symmetric, one f32 scale per row (output channel) */
     LM_TYPE_I4_CH = 65,     /* int4 symmetric, one f32 scale per row (group size -1) */

@@ -16,6 +16,7 @@
 
 #include "base/limits.h"
 #include "base/mapfile.h"
+#include "compute/quant.h"
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32u
@@ -554,6 +555,31 @@ static const char *show_shape(const gguf_tensor *t, char *buf, size_t cap) {
     return buf;
 }
 
+/* lmserve's own int8/int4 types (dtype.h, numbers >= LM_TYPE_FIRST) appear in files lmserve
+ * exports (docs/export.md). Their rows are not whole ggml blocks (a row may start with an f32
+ * scale), so their size comes from quant_row_bytes(). */
+static int lm_type_known(uint32_t type) {
+    return type >= LM_TYPE_FIRST && type < LM_TYPE_COUNT && quant_type_known((ggml_type)type);
+}
+
+static lm_status lm_tensor_bytes(cursor *c, gguf_tensor *t, const char *ctx, size_t dims_at) {
+    const char *name = quant_type_name(t->type);
+    int64_t mult = quant_row_multiple(t->type);
+    if (t->ne[0] % (uint64_t)mult != 0)
+        return err_set_at(c->err, LM_ERR_FORMAT, (int64_t)dims_at,
+                          "%s: row of %" PRIu64 " elements is not a multiple of %" PRId64 " (%s)",
+                          ctx, t->ne[0], mult, name);
+    uint64_t nbytes = quant_row_bytes(t->type, (int64_t)t->ne[0]); /* ne[0] < 2^63: checked */
+    for (uint32_t d = 1; d < t->n_dims; d++) {
+        if (nbytes > UINT64_MAX / t->ne[d])
+            return err_set_at(c->err, LM_ERR_FORMAT, (int64_t)dims_at,
+                              "%s: %s tensor has more than 2^64-1 bytes", ctx, name);
+        nbytes *= t->ne[d];
+    }
+    t->nbytes = nbytes;
+    return LM_OK;
+}
+
 /* Reads one tensor info and checks what it says on its own: rank, dims, type, whole blocks per
  * row and a byte size that fits 64 bits. Offsets are checked once the data section is known. */
 static lm_status parse_tensor_info(cursor *c, size_t i, gguf_tensor *t) {
@@ -593,6 +619,11 @@ static lm_status parse_tensor_info(cursor *c, size_t i, gguf_tensor *t) {
     uint32_t type;
     LM_TRY(read_u32(c, "type", &type));
     const type_info *ti = ggml_info(type);
+    if (!ti && lm_type_known(type)) {
+        t->type = (ggml_type)type;
+        LM_TRY(read_u64(c, "offset", &t->offset));
+        return lm_tensor_bytes(c, t, ctx, dims_at);
+    }
     if (!ti)
         return err_set_at(c->err, LM_ERR_UNSUPPORTED, (int64_t)type_at,
                           "%s: unknown ggml type %" PRIu32, ctx, type);

@@ -15,7 +15,8 @@
  * gguf_parse() validates the whole structure before returning: every count and offset is checked
  * against the bytes that remain (in a form that cannot overflow) and against limits.h; keys must be
  * unique, tensor names unique, types known, shapes positive with whole blocks per row, tensor data
- * aligned and inside the file. Afterwards the accessors below cannot fail on bounds. Errors say
+ * aligned and inside the file. Tensor types are ggml's numbers plus lmserve's own int8/int4 types
+ * (>= LM_TYPE_FIRST, as `lmserve export` writes them; docs/export.md). Afterwards the accessors below cannot fail on bounds. Errors say
  * what was wrong and at which byte offset.
  *
  * Strings are views into the mapping (pointer + length, not NUL-terminated) valid until
