@@ -16,6 +16,13 @@ PACKAGES=(
     ca-certificates curl python3           # scripts and end-to-end tests
 )
 
+# Node.js and npm run the end-to-end tests (tests/e2e, the official openai npm package). Added
+# only when missing: a Node.js from elsewhere (NodeSource's nodejs bundles npm and conflicts with
+# Debian's npm package) is kept as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+fi
+
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
     SUDO="sudo"

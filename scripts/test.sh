@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, then builds and tests lmserve twice: a Release build and a sanitizer
-# build (ASan + UBSan, Debug). Prints ctest's summary for each; exits non-zero on any failure.
+# build (ASan + UBSan, Debug). Prints ctest's summary for each, runs the end-to-end tests against
+# the Release binary, and exits non-zero on any failure.
 #   bash scripts/test.sh            both builds
 #   LM_TEST_BUILDS=release bash scripts/test.sh   only one (release | sanitize)
 set -euo pipefail
@@ -9,6 +10,25 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
+
+# End-to-end tests (tests/e2e): node's test runner and the official openai npm package, pinned by
+# tests/e2e/package-lock.json and installed with `npm ci` (exactly the lockfile; from npm's cache
+# when it has it), against the given lmserve binary. Skipped, with a message, only when node is
+# not installed at all; install-deps.sh installs it, so CI runs them.
+run_e2e() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "e2e: SKIPPED: node and npm are not installed (scripts/install-deps.sh installs them)"
+        return 0
+    fi
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if [ "$major" -lt 18 ]; then
+        echo "e2e: node $(node --version) is too old: the tests need node 18 or later" >&2
+        return 1
+    fi
+    (cd tests/e2e && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) || return 1
+    LM_BIN="$PWD/$1" node --test tests/e2e/*.test.mjs
+}
 builds=${LM_TEST_BUILDS:-"release sanitize"}
 status=0
 
@@ -27,6 +47,12 @@ for b in $builds; do
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
           ctest --output-on-failure -j "$jobs"); then
         status=1
+    fi
+    if [ "$b" = release ]; then
+        echo "==== end-to-end tests (node, openai client) ===="
+        if ! run_e2e "$dir/lmserve"; then
+            status=1
+        fi
     fi
 done
 exit $status

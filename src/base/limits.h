@@ -177,9 +177,16 @@
 #endif
 
 /* Open connections, idle keep-alive ones included. An idle connection costs a socket and a
- * lazily touched 32 KiB buffer, no thread; the server raises its open-file limit to fit. */
+ * LM_HTTP_CONN_MEMORY buffer, no thread; the server raises its open-file limit to fit. */
 #ifndef LM_HTTP_MAX_CONNECTIONS
 #define LM_HTTP_MAX_CONNECTIONS 10000
+#endif
+
+/* Bytes of libmicrohttpd's per-connection buffer: request line, headers and read buffer. A
+ * request whose headers do not fit is answered 431. 16 KiB holds any real client's headers
+ * (nginx's default large buffer is 8 KiB) and keeps idle connections cheap. */
+#ifndef LM_HTTP_CONN_MEMORY
+#define LM_HTTP_CONN_MEMORY (16u << 10)
 #endif
 
 /* Seconds a connection may go without any traffic before it is closed: an idle keep-alive

@@ -458,7 +458,7 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
         tok_ids_fini(&ids);
         return res;
     }
-    q->w = server_waker_get(q->srv, q->conn);
+    q->w = server_waker_get(q->srv, q->conn, q->fd);
     if (!q->w) {
         tok_ids_fini(&ids);
         return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);

@@ -75,7 +75,7 @@ enum MHD_Result server_respond_error(server_req *q, unsigned status, const char 
 
 /* ---------------------------------------------------------------- wakers */
 
-server_waker *server_waker_get(server *s, struct MHD_Connection *conn) {
+server_waker *server_waker_get(server *s, struct MHD_Connection *conn, int fd) {
     pthread_mutex_lock(&s->mu);
     server_waker *w = s->free_wakers;
     if (w) {
@@ -102,6 +102,7 @@ server_waker *server_waker_get(server *s, struct MHD_Connection *conn) {
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&w->mu);
     w->conn = conn;
+    w->fd = fd;
     w->suspended = 0;
     w->pending = 0;
     w->next_free = NULL;
@@ -113,6 +114,7 @@ static void waker_put(server *s, server_waker *w) {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     w->conn = NULL;
+    w->fd = -1;
     w->suspended = 0;
     w->pending = 0;
     pthread_mutex_unlock(&w->mu);
@@ -198,6 +200,32 @@ static size_t inflight_count(server *s) {
     return n;
 }
 
+/* A copy of the waker pool's pointers (wakers are never freed while the server lives, so the
+ * copy stays valid without s->mu). Returns the count; *out is malloc'ed (NULL when empty). */
+static size_t snapshot_wakers(server *s, server_waker ***out) {
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->n_wakers;
+    *out = n ? malloc(n * sizeof **out) : NULL;
+    if (*out) memcpy(*out, s->wakers, n * sizeof **out);
+    else n = 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* Resumes every suspended connection (shutdown), or only those whose client is gone. */
+static void resume_wakers(server *s, int only_gone) {
+    server_waker **ws;
+    size_t n = snapshot_wakers(s, &ws);
+    for (size_t i = 0; i < n; i++) {
+        server_waker *w = ws[i];
+        pthread_mutex_lock(&w->mu);
+        /* a suspended connection cannot close under us, so w->fd is still its socket */
+        if (w->suspended && (!only_gone || fd_closed_by_peer(w->fd))) waker_resume_locked(w);
+        pthread_mutex_unlock(&w->mu);
+    }
+    free(ws);
+}
+
 /* Every MONITOR_PERIOD_MS: a suspended connection whose client is gone is resumed, so its own
  * callback sees the closed socket and cancels the request. This catches requests that produce
  * no output for a while (queued, or in a long prefill). */
@@ -205,15 +233,7 @@ static void *monitor_main(void *arg) {
     server *s = arg;
     while (!atomic_load(&s->monitor_stop)) {
         sleep_ms(MONITOR_PERIOD_MS);
-        pthread_mutex_lock(&s->mu);
-        for (server_req *q = s->inflight; q; q = q->next) {
-            if (!q->w) continue;
-            pthread_mutex_lock(&q->w->mu);
-            /* a suspended connection cannot close under us, so its fd is still its own */
-            if (q->w->suspended && fd_closed_by_peer(q->fd)) waker_resume_locked(q->w);
-            pthread_mutex_unlock(&q->w->mu);
-        }
-        pthread_mutex_unlock(&s->mu);
+        resume_wakers(s, 1);
     }
     return NULL;
 }
@@ -350,8 +370,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     server_req *q = *con_cls;
     if (!q) return;
     *con_cls = NULL;
+    untrack(q); /* first: server_stop() cancels tracked requests' gen_requests */
     server_generate_release(q); /* cancels what still runs: the client is gone or the server stops */
-    untrack(q);
     waker_put(q->srv, q->w);
     free(q->route_arg);
     buf_fini(&q->body);
@@ -449,6 +469,7 @@ lm_status server_start(const server_config *cfg, registry *models, server **out,
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s}, /* first, so it catches everything */
         {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, LM_HTTP_MAX_CONNECTIONS, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, LM_HTTP_CONN_MEMORY, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, LM_HTTP_IDLE_TIMEOUT_S, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {workers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, workers, NULL},
@@ -493,14 +514,7 @@ void server_stop(server *s, int grace_ms) {
         wait_drained(s, now_ms() + LM_HTTP_CANCEL_WAIT_MS);
     }
     /* MHD must not be stopped with suspended connections: resume whatever still is. */
-    pthread_mutex_lock(&s->mu);
-    for (server_req *q = s->inflight; q; q = q->next) {
-        if (!q->w) continue;
-        pthread_mutex_lock(&q->w->mu);
-        waker_resume_locked(q->w);
-        pthread_mutex_unlock(&q->w->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
+    resume_wakers(s, 0);
 
     atomic_store(&s->monitor_stop, 1);
     if (s->monitor_started) pthread_join(s->monitor, NULL);

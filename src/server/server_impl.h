@@ -22,6 +22,7 @@
 typedef struct server_waker {
     pthread_mutex_t mu;
     struct MHD_Connection *conn; /* NULL while in the free list */
+    int fd;                      /* conn's socket, for the disconnect monitor */
     int suspended;               /* the connection is suspended; a notify resumes it */
     int pending;                 /* output arrived while not suspended: poll before suspending */
     struct server_waker *next_free;
@@ -101,6 +102,9 @@ struct server {
     size_t max_body;
     atomic_int stopping;
 
+    /* Lock order: mu, then a waker's mu, then libmicrohttpd's own locks; nothing calls into
+     * libmicrohttpd while holding mu, since libmicrohttpd calls back (on_completed) into code
+     * that takes it. */
     pthread_mutex_t mu;          /* the in-flight list and the waker pool */
     server_req *inflight;
     size_t n_inflight;
@@ -124,8 +128,8 @@ enum MHD_Result server_respond_error(server_req *q, unsigned status, const char 
 /* Adds the CORS header every response carries. */
 void server_add_cors(struct MHD_Response *r);
 
-/* Gets a waker for q's connection (NULL on out-of-memory). */
-server_waker *server_waker_get(server *s, struct MHD_Connection *conn);
+/* Gets a waker for a connection and its socket (NULL on out-of-memory). */
+server_waker *server_waker_get(server *s, struct MHD_Connection *conn, int fd);
 /* The gen_set_notify callback: resumes the connection if suspended, else marks a wake pending. */
 void server_waker_notify(void *ctx);
 /* Suspends q's connection until the next notify. Returns 1 when suspended; 0 when a wake was
