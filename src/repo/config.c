@@ -146,19 +146,37 @@ static path_kind path_stat(const char *p) {
     return PATH_OTHER;
 }
 
-/* A folder holds a model lmserve can load without a graph: config.json (Hugging Face) or a
- * .gguf file. */
-static int folder_has_model(const char *dir) {
+/* What a folder without a graph holds: FOLDER_HF (config.json: a Hugging Face folder),
+ * FOLDER_GGUF (one GGUF model: *gguf is its file, or a split file's first part, malloc'd),
+ * FOLDER_SEVERAL (more than one GGUF model: *gguf lists them), or FOLDER_NONE. */
+typedef enum { FOLDER_NONE, FOLDER_HF, FOLDER_GGUF, FOLDER_SEVERAL } folder_kind;
+
+static folder_kind folder_model(const char *dir, char **gguf) {
+    *gguf = NULL;
     char *cfg = path_join(dir, "config.json");
-    int ok = cfg && path_stat(cfg) == PATH_FILE;
+    int hf = cfg && path_stat(cfg) == PATH_FILE;
     free(cfg);
-    if (ok) return 1;
+    if (hf) return FOLDER_HF;
     DIR *d = opendir(dir);
-    if (!d) return 0;
+    if (!d) return FOLDER_NONE;
+    lm_buf names = {0};
+    size_t n = 0;
     struct dirent *e;
-    while (!ok && (e = readdir(d)) != NULL) ok = ends_with(e->d_name, ".gguf");
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        if (!ends_with(nm, ".gguf") || nm[0] == '.') continue;
+        /* later parts of a split file ("-00002-of-00003.gguf") belong to its first part */
+        const char *of = strstr(nm, "-of-");
+        if (of && of - nm >= 6 && strncmp(of - 6, "-00001", 6) != 0) continue;
+        buf_printf(&names, "%s%s", n ? ", " : "", nm);
+        n++;
+    }
     closedir(d);
-    return ok;
+    folder_kind k = n == 0 ? FOLDER_NONE : n == 1 ? FOLDER_GGUF : FOLDER_SEVERAL;
+    if (k == FOLDER_GGUF) *gguf = path_join(dir, buf_cstr(&names));
+    else if (k == FOLDER_SEVERAL) *gguf = strdup(buf_cstr(&names));
+    buf_fini(&names);
+    return k;
 }
 
 /* Reads a whole file of at most `limit` bytes (NUL-terminated). */
@@ -621,10 +639,24 @@ static lm_status fill_model(repo_config *c, repo_model *m, const char *name, con
         return read_graph(&g, graph);
     }
     /* no graph: a model file or folder served with default options */
-    if (!((k == PATH_FILE && ends_with(base, ".gguf")) || (k == PATH_DIR && folder_has_model(base))))
-        return err_set(err, LM_ERR_NOT_FOUND, "%s: '%s' has no graph.pbtxt and no model (a .gguf "
-                       "file, or a Hugging Face folder with config.json)", where, base);
-    m->cfg.path = m->base_path;
+    if (k == PATH_FILE && ends_with(base, ".gguf")) {
+        m->cfg.path = m->base_path;
+    } else {
+        char *gguf = NULL;
+        folder_kind fk = k == PATH_DIR ? folder_model(base, &gguf) : FOLDER_NONE;
+        if (fk == FOLDER_SEVERAL) {
+            lm_status s = err_set(err, LM_ERR_INVALID, "%s: '%s' has no graph.pbtxt and several GGUF "
+                                  "models (%s): name one file as the model path", where, base,
+                                  gguf ? gguf : "?");
+            free(gguf);
+            return s;
+        }
+        if (fk == FOLDER_NONE)
+            return err_set(err, LM_ERR_NOT_FOUND, "%s: '%s' has no graph.pbtxt and no model (a .gguf "
+                           "file, or a Hugging Face folder with config.json)", where, base);
+        if (fk == FOLDER_GGUF && !keep(c, gguf)) return nomem(err);
+        m->cfg.path = fk == FOLDER_GGUF ? gguf : m->base_path;
+    }
     warn(c, "%s: no graph.pbtxt in '%s': serving model '%s' with default options", where, base,
          name);
     return LM_OK;

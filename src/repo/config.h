@@ -15,8 +15,9 @@
  * options ([type.googleapis.com/mediapipe.LLMCalculatorOptions] under node_options, or the older
  * [mediapipe.LLMCalculatorOptions.ext] under options) give models_path (required; a Hugging Face
  * folder or a .gguf file; a relative path is relative to base_path, as in OVMS) and the serving
- * options. A base_path without graph.pbtxt that holds a model (a .gguf file, or a folder with
- * config.json or a .gguf) is served with default options, and a warning says so.
+ * options. A base_path without graph.pbtxt that holds a model (a .gguf file, a folder with
+ * config.json, or a folder with one GGUF model: cfg.path then names its file, or a split file's
+ * first part) is served with default options, and a warning says so.
  *
  * Options lmserve does not use (speculative decoding, cache eviction, other devices, ...) and
  * options it does not know are never dropped silently: each adds a warning, with file, line and

@@ -247,7 +247,7 @@ static void test_relative_paths_and_cwd(void **state) {
     assert_string_equal(c.models[2].cfg.path, want);
     /* no graph: the folder's model with default options, and a warning */
     assert_string_equal(c.models[3].cfg.name, "b");
-    assert_string_equal(c.models[3].cfg.path, "models/b");
+    assert_string_equal(c.models[3].cfg.path, "models/b/model.gguf");
     assert_null(c.models[3].graph_path);
     assert_null(c.models[3].options);
     assert_int_equal(c.models[3].cfg.max_num_seqs, 0);
@@ -257,6 +257,36 @@ static void test_relative_paths_and_cwd(void **state) {
     assert_string_equal(c.models[4].graph_path, "models/a/../other/elsewhere.pbtxt");
     assert_string_equal(c.models[4].cfg.path, "models/a");
     assert_int_equal(c.n_warnings, 1);
+    repo_config_fini(&c);
+}
+
+static void test_folder_without_graph(void **state) {
+    (void)state;
+    repo_config c = {0};
+    lm_error err;
+    err_clear(&err);
+    /* a split GGUF: its first part */
+    put("s/x-00002-of-00002.gguf", "x");
+    put("s/x-00001-of-00002.gguf", "x");
+    put("s/README.md", "x");
+    if (repo_add_model("s", sp("s"), &c, &err) != LM_OK) fail_msg("%s", err.msg);
+    char want[8192];
+    setf(want, sizeof want, "%s/s/x-00001-of-00002.gguf", scratch);
+    assert_string_equal(c.models[0].cfg.path, want);
+    /* a Hugging Face folder wins over stray GGUF files */
+    put("h/config.json", "{}");
+    put("h/extra.gguf", "x");
+    if (repo_add_model("h", sp("h"), &c, &err) != LM_OK) fail_msg("%s", err.msg);
+    setf(want, sizeof want, "%s/h", scratch);
+    assert_string_equal(c.models[1].cfg.path, want);
+    /* several GGUF models: the user must pick */
+    put("m/a.gguf", "x");
+    put("m/b.gguf", "x");
+    err_clear(&err);
+    assert_int_equal(repo_add_model("m", sp("m"), &c, &err), LM_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "several GGUF models ("));
+    assert_non_null(strstr(err.msg, "a.gguf"));
+    assert_int_equal(c.n_models, 2);
     repo_config_fini(&c);
 }
 
@@ -579,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_ovms_demo_repository),
         cmocka_unit_test(test_mediapipe_config_list),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_cwd, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_folder_without_graph, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_unknown_and_ignored_reported, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_graph_errors, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_config_json_errors, setup_scratch, teardown_scratch),
