@@ -58,7 +58,6 @@ enum {
     TPL_NF_VARARGS = 2,    /* MACRO/CALL_BLOCK: body reads `varargs` */
     TPL_NF_KWARGS = 4,     /* MACRO/CALL_BLOCK: body reads `kwargs` */
     TPL_NF_CALLER = 8,     /* MACRO: body reads `caller` */
-    TPL_NF_USES_LOOP = 16, /* FOR: body reads `loop` */
 };
 
 /* Symbols interned in every template first, so the interpreter can name them. */

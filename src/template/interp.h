@@ -15,7 +15,6 @@
 #include "base/error.h"
 #include "template/arena.h"
 #include "template/ast.h"
-#include "template/parser.h"
 #include "template/value.h"
 
 /* One scope: variables set in a template body, a loop iteration, a macro call or a with block. */
@@ -33,7 +32,6 @@ typedef struct tpl_rt {
     tpl_sb *out;               /* where output goes now (the top, or a capture) */
     lm_error *err;
     json_t *ctx;               /* the render context object (top-level variables) */
-    const tpl_symtab *syms;
     tpl_frame *scope;
     int depth, max_depth;
     uint64_t steps, max_steps;

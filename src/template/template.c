@@ -109,7 +109,6 @@ lm_status tpl_render(const tpl_template *t, json_t *context, const tpl_options *
     tpl_arena_init(&rt.out_arena, opt->max_output > SIZE_MAX / 4 ? 0 : opt->max_output * 2 + (1u << 16));
     rt.err = err;
     rt.ctx = context;
-    rt.syms = &t->syms;
     rt.max_depth = opt->max_depth > 0 ? opt->max_depth : 1;
     rt.max_steps = opt->max_steps;
     rt.max_output = opt->max_output;
