@@ -84,7 +84,6 @@ static void sleep_ms(int ms) {
 
 lm_status hub_check_model_id(const char *id, lm_error *err) {
     int parts = 1;
-    size_t comp = 0;
     const char *start = id;
     for (const char *p = id;; p++) {
         if (*p == '/' || *p == '\0') {
@@ -93,7 +92,6 @@ lm_status hub_check_model_id(const char *id, lm_error *err) {
             if (n == 0 || dots || n > 96)
                 return err_set(err, LM_ERR_INVALID, "--source_model: '%s' is not a model id "
                                "(expected org/name)", id);
-            comp++;
             if (*p == '\0') break;
             parts++;
             start = p + 1;
@@ -107,7 +105,6 @@ lm_status hub_check_model_id(const char *id, lm_error *err) {
     }
     if (parts > 2)
         return err_set(err, LM_ERR_INVALID, "--source_model: '%s' is not a model id (expected org/name)", id);
-    (void)comp;
     return LM_OK;
 }
 
