@@ -16,27 +16,33 @@
 #include "model/model.h"
 
 typedef struct {
-    const char *model, *ids;
-    int64_t top;
+    const char *model, *ids, *weight_format;
+    int64_t top, group_size;
     bool help;
 } logits_opts;
 
 static const cli_flag logits_flags[] = {
     {.name = "model", .kind = CLI_STRING, .metavar = "PATH", .offset = offsetof(logits_opts, model),
-     .help = "GGUF model file (default: the bundled demo model)", .implemented = true},
+     .help = "GGUF file or Hugging Face folder (default: the bundled demo model)", .implemented = true},
     {.name = "ids", .kind = CLI_STRING, .metavar = "\"1 2 3\"", .required = true,
      .offset = offsetof(logits_opts, ids), .help = "token ids, separated by spaces or commas",
      .implemented = true},
     {.name = "top", .kind = CLI_INT, .min = 1, .max = 1 << 20, .def = "5",
      .offset = offsetof(logits_opts, top), .help = "ids per position, highest logit first",
      .implemented = true},
+    {.name = "weight_format", .kind = CLI_STRING, .metavar = "FORMAT",
+     .offset = offsetof(logits_opts, weight_format),
+     .help = "load weights as fp32, fp16, bf16, int8 or int4 (default: as stored)", .implemented = true},
+    {.name = "group_size", .kind = CLI_INT, .min = -1, .max = 128, .def = "128",
+     .offset = offsetof(logits_opts, group_size),
+     .help = "int4 group size: -1 (channel-wise), 32, 64 or 128", .implemented = true},
     {.name = "help", .kind = CLI_SWITCH, .offset = offsetof(logits_opts, help),
      .help = "show this help and exit", .implemented = true},
 };
 
 static const cli_command logits_cmd = {
     .name = "lmserve logits",
-    .usage = "lmserve logits --ids \"1 2 3\" [--model PATH] [--top K]",
+    .usage = "lmserve logits --ids \"1 2 3\" [--model PATH] [--top K] [--weight_format F]",
     .about = "Evaluates the ids in one batch (F32 KV cache) and prints, for every position, the "
              "top-K next-token ids and their logits as JSON: "
              "{\"positions\":[{\"pos\":0,\"top_ids\":[...],\"top_logits\":[...]},...]}.",
@@ -100,7 +106,9 @@ int cmd_logits(int argc, char **argv) {
         err_set(&err, LM_ERR_NOT_FOUND, "the bundled demo model was not found; pass --model PATH");
         goto done;
     }
-    if (model_load_gguf(path, &m, &err) != LM_OK) goto done;
+    model_load_opts lo = {MODEL_WEIGHTS_AS_STORED, (int)o.group_size};
+    if (o.weight_format && model_parse_weight_format(o.weight_format, &lo.format, &err) != LM_OK) goto done;
+    if (model_load(path, &lo, &m, &err) != LM_OK) goto done;
     engine_params p = engine_params_default();
     p.kv_type = GGML_TYPE_F32;
     p.n_ctx = n;

@@ -66,6 +66,26 @@ static void test_logits_match_oracle(void **state) {
     buf_fini(&ids);
 }
 
+static void test_weight_format(void **state) {
+    (void)state;
+    /* the oracle llama HF folder as int8: loads, answers, and stays close to the F32 top-1 */
+    lm_buf out = {0};
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", lmtest_data("oracles/llama-hf-bf16"));
+    char *argv[] = {"lmserve", "logits", "--model", dir, "--ids", "1 403 407 261", "--top", "3",
+                    "--weight_format", "int8", NULL};
+    assert_int_equal(run_bin(argv, &out), 0);
+    json_error_t jerr;
+    json_t *got = json_loads(buf_cstr(&out), 0, &jerr);
+    assert_non_null(got);
+    assert_int_equal(json_array_size(json_object_get(got, "positions")), 4);
+    json_decref(got);
+    buf_reset(&out);
+    char *bad[] = {"lmserve", "logits", "--ids", "1", "--weight_format", "int3", NULL};
+    assert_int_equal(run_bin(bad, &out), 64);
+    buf_fini(&out);
+}
+
 static void test_bad_ids(void **state) {
     (void)state;
     lm_buf out = {0};
@@ -80,6 +100,7 @@ static void test_bad_ids(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_match_oracle),
+        cmocka_unit_test(test_weight_format),
         cmocka_unit_test(test_bad_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
