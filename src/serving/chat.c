@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "base/file.h"
 #include "model/gguf.h"
 #include "template/template.h"
 
@@ -16,34 +16,10 @@ struct chat_template {
     char *bos, *eos;             /* token strings for bos_token / eos_token */
 };
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Reads a small text file whole; NULL when absent, unreadable or too large. */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    lm_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= TEMPLATE_FILE_MAX) buf_append(&b, chunk, n);
-    fclose(f);
-    if (b.oom || b.len > TEMPLATE_FILE_MAX) {
-        buf_fini(&b);
-        return NULL;
-    }
-    if (!b.data) buf_append(&b, "", 0);
-    return b.data;
-}
-
 /* The template source, or NULL when the model has none. */
 static char *find_source(const char *path) {
     char dir[4096], file[4200];
-    if (is_dir(path)) {
-        snprintf(dir, sizeof dir, "%s", path);
-    } else {
+    if (!file_is_dir(path)) {
         gguf_file *f = NULL;
         if (gguf_open(path, &f, NULL) == LM_OK) {
             gguf_str t;
@@ -52,9 +28,8 @@ static char *find_source(const char *path) {
             gguf_close(f);
             if (src) return src;
         }
-        const char *slash = strrchr(path, '/');
-        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
     }
+    file_model_dir(path, dir, sizeof dir);
     snprintf(file, sizeof file, "%s/tokenizer_config.json", dir);
     json_t *cfg = json_load_file(file, 0, NULL);
     if (cfg) {
@@ -64,7 +39,7 @@ static char *find_source(const char *path) {
         if (src) return src;
     }
     snprintf(file, sizeof file, "%s/chat_template.jinja", dir);
-    return read_text(file);
+    return file_read_all(file, TEMPLATE_FILE_MAX, NULL);
 }
 
 static char *token_string(const tok_tokenizer *tok, int32_t id) {

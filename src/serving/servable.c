@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "compute/quant.h"
 #include "model/hfconfig.h"
@@ -26,43 +26,10 @@
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Reads a whole small text file; NULL when absent or unreadable. */
-static char *read_text(const char *path, size_t max) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    lm_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= max) buf_append(&b, chunk, n);
-    fclose(f);
-    if (b.oom || b.len > max) {
-        buf_fini(&b);
-        return NULL;
-    }
-    if (!b.data) buf_append(&b, "", 0);
-    return b.data;
-}
-
-/* Folder holding the model's side files: the path itself, or the .gguf file's folder. */
-static void model_dir(const char *path, char *out, size_t size) {
-    if (is_dir(path)) {
-        snprintf(out, size, "%s", path);
-        return;
-    }
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(out, size, ".");
-    else snprintf(out, size, "%.*s", (int)(slash - path), path);
-}
-
 static void load_defaults(servable *s, const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    char *text = read_text(path, 1 << 20);
+    char *text = file_read_all(path, 1 << 20, NULL);
     if (!text) return;
     hfconfig_generation g;
     lm_error err;
@@ -117,7 +84,7 @@ static lm_status make_engine(servable *s, lm_error *err) {
 static lm_status load(servable *s, lm_error *err) {
     const servable_config *c = &s->cfg;
     char dir[4096];
-    model_dir(c->path, dir, sizeof dir);
+    file_model_dir(c->path, dir, sizeof dir);
     LM_TRY(model_load(c->path, &c->weights, &s->m, err));
     LM_TRY(tok_load_path(c->path, &s->tok, err));
     s->n_ctx = c->n_ctx > 0 ? c->n_ctx : s->m->hp.n_ctx_train;

@@ -5,37 +5,7 @@
 
 #include <jansson.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include "base/buf.h"
-
-/* Runs LM_BIN with argv (NULL-terminated), capturing stdout into *out; returns the exit code. */
-static int run_bin(char *const argv[], lm_buf *out) {
-    const char *bin = getenv("LM_BIN");
-    if (!bin) fail_msg("LM_BIN is not set (run through ctest)");
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        int devnull = open("/dev/null", 1);
-        if (devnull >= 0) dup2(devnull, 2);
-        close(fd[0]);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    char chunk[4096];
-    ssize_t n;
-    while ((n = read(fd[0], chunk, sizeof chunk)) > 0) buf_append(out, chunk, (size_t)n);
-    close(fd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static void test_greedy_matches_oracle_texts(void **state) {
     (void)state;
@@ -51,7 +21,7 @@ static void test_greedy_matches_oracle_texts(void **state) {
         char *argv[] = {"lmserve", "generate", "--prompt", (char *)prompt, "--max_tokens", "64",
                         "--ignore_eos", NULL};
         lm_buf out = {0};
-        assert_int_equal(run_bin(argv, &out), 0);
+        assert_int_equal(lmtest_run(argv, NULL, &out, NULL), 0);
         if (strcmp(buf_cstr(&out), want) != 0)
             fail_msg("prompt '%s':\n got: [%s]\nwant: [%s]", prompt, buf_cstr(&out), want);
         buf_fini(&out);
@@ -66,9 +36,9 @@ static void test_seed_repeats_and_differs(void **state) {
                      "7", "--max_tokens", "48", NULL};
     char *argv8[] = {"lmserve", "generate", "--prompt", "The cat", "--temperature", "1.0", "--seed",
                      "8", "--max_tokens", "48", NULL};
-    assert_int_equal(run_bin(argv7, &a), 0);
-    assert_int_equal(run_bin(argv7, &b), 0);
-    assert_int_equal(run_bin(argv8, &c), 0);
+    assert_int_equal(lmtest_run(argv7, NULL, &a, NULL), 0);
+    assert_int_equal(lmtest_run(argv7, NULL, &b, NULL), 0);
+    assert_int_equal(lmtest_run(argv8, NULL, &c, NULL), 0);
     assert_true(a.len > 0);
     assert_string_equal(buf_cstr(&a), buf_cstr(&b));
     assert_string_not_equal(buf_cstr(&a), buf_cstr(&c));
@@ -81,11 +51,11 @@ static void test_usage_errors(void **state) {
     (void)state;
     lm_buf out = {0};
     char *no_prompt[] = {"lmserve", "generate", NULL};
-    assert_int_equal(run_bin(no_prompt, &out), 64);
+    assert_int_equal(lmtest_run(no_prompt, NULL, &out, NULL), 64);
     char *bad_temp[] = {"lmserve", "generate", "--prompt", "x", "--temperature", "-1", NULL};
-    assert_int_equal(run_bin(bad_temp, &out), 64);
+    assert_int_equal(lmtest_run(bad_temp, NULL, &out, NULL), 64);
     char *bad_model[] = {"lmserve", "generate", "--prompt", "x", "--model", "/nonexistent.gguf", NULL};
-    assert_int_equal(run_bin(bad_model, &out), 1);
+    assert_int_equal(lmtest_run(bad_model, NULL, &out, NULL), 1);
     assert_int_equal(out.len, 0);
     buf_fini(&out);
 }

@@ -2,38 +2,10 @@
  * at the last prompt position as llama.cpp recorded (tests/data/oracles/stories260K.json). */
 #include "lmtest.h"
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "base/buf.h"
-
-static int run_bin(char *const argv[], lm_buf *out) {
-    const char *bin = getenv("LM_BIN");
-    if (!bin) fail_msg("LM_BIN is not set (run through ctest)");
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);
-        close(fd[0]);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    char chunk[4096];
-    ssize_t n;
-    while ((n = read(fd[0], chunk, sizeof chunk)) > 0) buf_append(out, chunk, (size_t)n);
-    close(fd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static void test_logits_match_oracle(void **state) {
     (void)state;
@@ -47,7 +19,7 @@ static void test_logits_match_oracle(void **state) {
         buf_printf(&ids, "%s%lld", i ? " " : "", (long long)json_integer_value(json_array_get(jp, i)));
     char *argv[] = {"lmserve", "logits", "--ids", (char *)buf_cstr(&ids), "--top", "5", NULL};
     lm_buf out = {0};
-    assert_int_equal(run_bin(argv, &out), 0);
+    assert_int_equal(lmtest_run(argv, NULL, &out, NULL), 0);
     json_t *got = json_loads(buf_cstr(&out), 0, &jerr);
     if (!got) fail_msg("output is not JSON: %s\n%s", jerr.text, buf_cstr(&out));
     json_t *positions = json_object_get(got, "positions");
@@ -74,7 +46,7 @@ static void test_weight_format(void **state) {
     snprintf(dir, sizeof dir, "%s", lmtest_data("oracles/llama-hf-bf16"));
     char *argv[] = {"lmserve", "logits", "--model", dir, "--ids", "1 403 407 261", "--top", "3",
                     "--weight_format", "int8", NULL};
-    assert_int_equal(run_bin(argv, &out), 0);
+    assert_int_equal(lmtest_run(argv, NULL, &out, NULL), 0);
     json_error_t jerr;
     json_t *got = json_loads(buf_cstr(&out), 0, &jerr);
     assert_non_null(got);
@@ -82,7 +54,7 @@ static void test_weight_format(void **state) {
     json_decref(got);
     buf_reset(&out);
     char *bad[] = {"lmserve", "logits", "--ids", "1", "--weight_format", "int3", NULL};
-    assert_int_equal(run_bin(bad, &out), 64);
+    assert_int_equal(lmtest_run(bad, NULL, &out, NULL), 64);
     buf_fini(&out);
 }
 
@@ -90,9 +62,9 @@ static void test_bad_ids(void **state) {
     (void)state;
     lm_buf out = {0};
     char *words[] = {"lmserve", "logits", "--ids", "1 two 3", NULL};
-    assert_int_equal(run_bin(words, &out), 64);
+    assert_int_equal(lmtest_run(words, NULL, &out, NULL), 64);
     char *range[] = {"lmserve", "logits", "--ids", "1 99999", NULL};
-    assert_int_equal(run_bin(range, &out), 64);
+    assert_int_equal(lmtest_run(range, NULL, &out, NULL), 64);
     assert_int_equal(out.len, 0);
     buf_fini(&out);
 }

@@ -3,49 +3,8 @@
  * the demo chat template, and errors. */
 #include "lmtest.h"
 
-#include <fcntl.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "base/buf.h"
-
-/* Runs LM_BIN with argv, feeding `in` on stdin; stdout into *out, stderr into *errout. */
-static int run_io(char *const argv[], const char *in, lm_buf *out, lm_buf *errout) {
-    const char *bin = getenv("LM_BIN");
-    if (!bin) fail_msg("LM_BIN is not set (run through ctest)");
-    char errpath[] = "/tmp/lmtest_stderr_XXXXXX";
-    int errfd = mkstemp(errpath);
-    int pin[2], pout[2];
-    assert_int_equal(pipe(pin), 0);
-    assert_int_equal(pipe(pout), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pin[0], 0);
-        dup2(pout[1], 1);
-        dup2(errfd, 2);
-        close(pin[1]);
-        close(pout[0]);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(pin[0]);
-    close(pout[1]);
-    size_t n = strlen(in);
-    if (n) assert_int_equal(write(pin[1], in, n), (ssize_t)n); /* small inputs fit the pipe */
-    close(pin[1]);
-    char chunk[4096];
-    ssize_t r;
-    while ((r = read(pout[0], chunk, sizeof chunk)) > 0) buf_append(out, chunk, (size_t)r);
-    close(pout[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    lseek(errfd, 0, SEEK_SET);
-    while ((r = read(errfd, chunk, sizeof chunk)) > 0) buf_append(errout, chunk, (size_t)r);
-    close(errfd);
-    unlink(errpath);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 #define MODEL (char *)LM_SOURCE_DIR "/models/demo/stories260K.gguf"
 
@@ -53,18 +12,18 @@ static void test_tokenize(void **state) {
     (void)state;
     lm_buf out = {0}, err = {0};
     char *plain[] = {"lmserve", "tokenize", "--model", MODEL, NULL};
-    assert_int_equal(run_io(plain, "Once upon a time", &out, &err), 0);
+    assert_int_equal(lmtest_run(plain, "Once upon a time", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "[1, 403, 407, 261, 378]\n");
     buf_reset(&out);
     char *nobos[] = {"lmserve", "tokenize", "--model", MODEL, "--add_special_tokens", "false", NULL};
-    assert_int_equal(run_io(nobos, "The cat", &out, &err), 0);
+    assert_int_equal(lmtest_run(nobos, "The cat", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "[291, 280, 294]\n");
     buf_reset(&out);
     char *jsonl[] = {"lmserve", "tokenize", "--model", MODEL, "--jsonl", NULL};
-    assert_int_equal(run_io(jsonl, "\"Lily and Tom\"\n\"The cat\"\n", &out, &err), 0);
+    assert_int_equal(lmtest_run(jsonl, "\"Lily and Tom\"\n\"The cat\"\n", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "[1, 317, 269, 274, 287]\n[1, 291, 280, 294]\n");
     buf_reset(&out);
-    assert_int_equal(run_io(jsonl, "\"ok\"\nnot json\n", &out, &err), 64);
+    assert_int_equal(lmtest_run(jsonl, "\"ok\"\nnot json\n", &out, &err), 64);
     assert_non_null(strstr(buf_cstr(&err), "line 2"));
     buf_fini(&out);
     buf_fini(&err);
@@ -74,14 +33,14 @@ static void test_detokenize_round_trip(void **state) {
     (void)state;
     lm_buf out = {0}, err = {0};
     char *skip[] = {"lmserve", "detokenize", "--model", MODEL, "--skip_special_tokens", "true", NULL};
-    assert_int_equal(run_io(skip, "[1, 403, 407, 261, 378]", &out, &err), 0);
+    assert_int_equal(lmtest_run(skip, "[1, 403, 407, 261, 378]", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "Once upon a time");
     buf_reset(&out);
     char *jsonl[] = {"lmserve", "detokenize", "--model", MODEL, "--jsonl", "--skip_special_tokens", "true", NULL};
-    assert_int_equal(run_io(jsonl, "[291, 280, 294]\n[13]\n", &out, &err), 0);
+    assert_int_equal(lmtest_run(jsonl, "[291, 280, 294]\n[13]\n", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "\"The cat\"\n\"\\n\"\n");
     buf_reset(&out);
-    assert_int_equal(run_io(jsonl, "[1, \"x\"]\n", &out, &err), 64);
+    assert_int_equal(lmtest_run(jsonl, "[1, \"x\"]\n", &out, &err), 64);
     buf_fini(&out);
     buf_fini(&err);
 }
@@ -96,17 +55,17 @@ static void test_chat_template(void **state) {
     close(fd);
     lm_buf out = {0}, err = {0};
     char *argv[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", path, NULL};
-    assert_int_equal(run_io(argv, "", &out, &err), 0);
+    assert_int_equal(lmtest_run(argv, "", &out, &err), 0);
     /* models/demo/chat_template.jinja: system text, a blank line, the user text, then " " */
     assert_string_equal(buf_cstr(&out), "A story.\n\nOnce upon a time ");
     buf_reset(&out);
     char *nogen[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", path,
                      "--add_generation_prompt", "false", NULL};
-    assert_int_equal(run_io(nogen, "", &out, &err), 0);
+    assert_int_equal(lmtest_run(nogen, "", &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "A story.\n\nOnce upon a time");
     buf_reset(&out);
     char *stdin_msgs[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", "-", NULL};
-    assert_int_equal(run_io(stdin_msgs, "{\"not\": \"an array\"}", &out, &err), 64);
+    assert_int_equal(lmtest_run(stdin_msgs, "{\"not\": \"an array\"}", &out, &err), 64);
     assert_non_null(strstr(buf_cstr(&err), "messages must be an array"));
     unlink(path);
     buf_fini(&out);
