@@ -1,12 +1,15 @@
 /* main.c — the lmserve entry point: a subcommand name as first argument runs that tool
  * (src/cli/commands.h); anything else is the OVMS-compatible server command line (src/cli/cli.h). */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "repo/config.h"
 #include "repo/manage.h"
 #include "repo/pull.h"
 #include "server/server.h"
@@ -24,42 +27,59 @@ static const subcommand subcommands[] = {
     {"logits", cmd_logits},
 };
 
-/* Serves --model_path as --model_name (default: the file or folder name), or with neither the
- * bundled demo model as "demo", on --rest_port (0, the OVMS default meaning "REST off", serves on
- * 8000: lmserve has no gRPC, so REST is all there is). */
+/* Serves what the flags name (repo_from_flags: --config_path's models, or --model_path as
+ * --model_name), or with no model flags the bundled demo model as "demo", on --rest_port (0, the
+ * OVMS default meaning "REST off", serves on 8000: lmserve has no gRPC, so REST is all there is). */
 static int serve(const cli_server_opts *o) {
-    char demo[4096], name[256];
-    servable_config m = {0};
-    if (o->model_path) {
-        m.path = o->model_path;
-        m.name = o->model_name;
-        if (!m.name) {
-            const char *base = strrchr(o->model_path, '/');
-            base = base && base[1] ? base + 1 : o->model_path;
-            snprintf(name, sizeof name, "%s", base);
-            char *dot = strrchr(name, '.');
-            if (dot && strcmp(dot, ".gguf") == 0) *dot = '\0';
-            m.name = name;
-        }
-    } else {
-        if (o->model_name) {
-            fprintf(stderr, "lmserve: --model_name needs --model_path\nTry 'lmserve --help'.\n");
-            return CLI_EXIT_USAGE;
-        }
+    repo_config rc = {0};
+    lm_error err;
+    err_clear(&err);
+    lm_status s = repo_from_flags(o, &rc, &err);
+    for (size_t i = 0; i < rc.n_warnings; i++) log_warn("%s", rc.warnings[i]);
+    if (s != LM_OK) {
+        fprintf(stderr, "lmserve: %s\n", err.msg);
+        if (s == LM_ERR_INVALID) fprintf(stderr, "Try 'lmserve --help'.\n");
+        repo_config_fini(&rc);
+        return cli_exit_code(s);
+    }
+    size_t n = rc.n_models ? rc.n_models : 1;
+    registry_model *models = calloc(n, sizeof *models);
+    char demo[4096];
+    int code = CLI_EXIT_FAILURE;
+    if (!models) {
+        fprintf(stderr, "lmserve: out of memory\n");
+        goto done;
+    }
+    if (rc.n_models == 0) {
         if (cli_demo_model_path(demo, sizeof demo) != 0) {
             fprintf(stderr, "lmserve: no model given and the bundled demo model (models/demo/%s) is not "
-                            "found; pass --model_path\n", CLI_DEMO_MODEL_FILE);
-            return CLI_EXIT_FAILURE;
+                            "found; pass --model_path or --config_path\n", CLI_DEMO_MODEL_FILE);
+            goto done;
         }
-        m.path = demo;
-        m.name = "demo";
+        servable_config *c = &models[0].cfg;
+        c->path = demo;
+        c->name = "demo";
+        c->max_num_seqs = (int)o->max_num_seqs;
+        c->max_prompt_len = (int)o->max_prompt_len;
+        c->cache_size_gb = (double)o->cache_size;
+        c->enable_prefix_caching = o->enable_prefix_caching;
+    }
+    for (size_t i = 0; i < rc.n_models; i++) {
+        const repo_model *m = &rc.models[i];
+        models[i].cfg = m->cfg;
+        models[i].max_tokens_limit = m->max_tokens_limit > 0 && m->max_tokens_limit <= INT32_MAX ? (int)m->max_tokens_limit : 0;
+        models[i].best_of_limit = m->best_of_limit > 0 && m->best_of_limit <= INT32_MAX ? (int)m->best_of_limit : 0;
     }
     server_config http = {
         .bind_address = o->rest_bind_address,
         .port = o->rest_port ? (int)o->rest_port : 8000,
         .workers = (int)o->rest_workers,
     };
-    return server_run(&http, &m, 1);
+    code = server_run(&http, models, n);
+done:
+    free(models);
+    repo_config_fini(&rc);
+    return code;
 }
 
 static int run_server(int argc, char **argv) {

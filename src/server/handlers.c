@@ -25,9 +25,9 @@ static const char *state_name(int st) {
 
 /* Looks up a model by name for a request; on failure answers 404 (unknown) or 503 (not loaded
  * yet) and returns NULL. */
-static servable *find_model(server_req *q, const char *name, enum MHD_Result *res) {
+static servable *find_model(server_req *q, const char *name, registry_model *limits, enum MHD_Result *res) {
     int st = -1;
-    servable *sv = registry_find(q->srv->models, name, &st);
+    servable *sv = registry_find(q->srv->models, name, &st, limits);
     if (sv) return sv;
     char msg[LM_ERROR_MSG_MAX];
     if (st < 0) {
@@ -100,7 +100,7 @@ static enum MHD_Result handle_config(server_req *q) {
 
 static enum MHD_Result handle_model_ready(server_req *q) {
     int st = -1;
-    registry_find(q->srv->models, q->route_arg, &st);
+    registry_find(q->srv->models, q->route_arg, &st, NULL);
     if (st < 0) {
         char msg[LM_ERROR_MSG_MAX];
         snprintf(msg, sizeof msg, "The model `%s` does not exist", q->route_arg);
@@ -122,7 +122,7 @@ static enum MHD_Result handle_tokenize(server_req *q) {
         return respond_oai_error(q, &oe);
     }
     enum MHD_Result res = MHD_NO;
-    servable *sv = find_model(q, tr.model, &res);
+    servable *sv = find_model(q, tr.model, NULL, &res);
     if (sv) {
         json_t *all = json_array();
         lm_error le;
@@ -449,8 +449,24 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
     if (oai_parse_request(endpoint, q->root, &q->oreq, &oe) != LM_OK) return respond_oai_error(q, &oe);
     q->oreq_valid = 1;
     enum MHD_Result res = MHD_NO;
-    q->sv = find_model(q, q->oreq.model, &res);
+    registry_model lim;
+    q->sv = find_model(q, q->oreq.model, &lim, &res);
     if (!q->sv) return res;
+    /* the limits of the model's graph.pbtxt (OVMS's wording) */
+    char msg[160];
+    if (lim.max_tokens_limit > 0) {
+        if (!q->oreq.has_max_tokens) {
+            q->oreq.has_max_tokens = 1;
+            q->oreq.max_tokens = lim.max_tokens_limit;
+        } else if (q->oreq.max_tokens > lim.max_tokens_limit) {
+            snprintf(msg, sizeof msg, "max_tokens exceeds limit provided in graph config: %d", lim.max_tokens_limit);
+            return server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "max_tokens", NULL);
+        }
+    }
+    if (q->oreq.n > lim.best_of_limit) {
+        snprintf(msg, sizeof msg, "n exceeds best_of limit provided in graph config: %d", lim.best_of_limit);
+        return server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "n", NULL);
+    }
     q->tok = servable_tokenizer(q->sv);
 
     tok_ids ids = {0};

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "server/oai.h"
 
 typedef struct {
     servable_config cfg;         /* strings owned (copied) */
+    int max_tokens_limit, best_of_limit;
     servable *sv;                /* set once loaded */
     servable_state state;
     int64_t created;
@@ -60,7 +62,8 @@ void registry_destroy(registry *r) {
     free(r);
 }
 
-lm_status registry_add(registry *r, const servable_config *cfg, lm_error *err) {
+lm_status registry_add(registry *r, const registry_model *m, lm_error *err) {
+    const servable_config *cfg = &m->cfg;
     if (!cfg->name || !*cfg->name) return err_set(err, LM_ERR_INVALID, "a served model needs a name");
     if (!cfg->path || !*cfg->path) return err_set(err, LM_ERR_INVALID, "model '%s' has no path", cfg->name);
     /* checked here, before the server binds its port, so a mistyped path fails at once */
@@ -89,6 +92,8 @@ lm_status registry_add(registry *r, const servable_config *cfg, lm_error *err) {
         return err_set(err, LM_ERR_NOMEM, "out of memory adding model '%s'", cfg->name);
     }
     e->state = SERVABLE_START;
+    e->max_tokens_limit = m->max_tokens_limit > 0 ? m->max_tokens_limit : 0;
+    e->best_of_limit = m->best_of_limit > 0 && m->best_of_limit < OAI_MAX_N ? m->best_of_limit : OAI_MAX_N;
     pthread_mutex_lock(&r->mu);
     r->n++;
     pthread_mutex_unlock(&r->mu);
@@ -137,14 +142,20 @@ int registry_info_at(registry *r, size_t i, registry_info *out) {
     return 0;
 }
 
-servable *registry_find(registry *r, const char *name, int *state) {
+servable *registry_find(registry *r, const char *name, int *state, registry_model *limits) {
     servable *sv = NULL;
     int st = -1;
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->n; i++) {
-        if (strcmp(r->items[i].cfg.name, name) == 0) {
-            st = (int)r->items[i].state;
-            if (r->items[i].state == SERVABLE_AVAILABLE) sv = r->items[i].sv;
+        entry *e = &r->items[i];
+        if (strcmp(e->cfg.name, name) == 0) {
+            st = (int)e->state;
+            if (e->state == SERVABLE_AVAILABLE) sv = e->sv;
+            if (limits) {
+                limits->cfg = e->cfg;
+                limits->max_tokens_limit = e->max_tokens_limit;
+                limits->best_of_limit = e->best_of_limit;
+            }
             break;
         }
     }

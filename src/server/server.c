@@ -539,7 +539,7 @@ void server_destroy(server *s) {
 
 /* ---------------------------------------------------------------- the server command */
 
-int server_run(const server_config *http, const servable_config *models, size_t n_models) {
+int server_run(const server_config *http, const registry_model *models, size_t n_models) {
     /* Before any thread exists: every thread inherits the mask, and only sigwait() below sees
      * SIGINT/SIGTERM. SIGPIPE would kill us on a write to a closed socket. */
     sigset_t sigs;

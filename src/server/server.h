@@ -53,6 +53,6 @@ void server_destroy(server *s);
  * SIGTERM, then shuts down gracefully. Returns the process exit code: 0 after a signal, 1 when
  * the address cannot be bound or a model fails to load. Blocks SIGINT/SIGTERM in every thread
  * and waits for them with sigwait(); ignores SIGPIPE. */
-int server_run(const server_config *http, const servable_config *models, size_t n_models);
+int server_run(const server_config *http, const registry_model *models, size_t n_models);
 
 #endif

@@ -129,7 +129,8 @@ static void test_ovms_flag_set_is_complete(void **state) {
     static const char *const done[] = {"help", "version", "log_level", "model_path", "model_name",
                                        "rest_port", "rest_bind_address", "rest_workers",
                                        "model_repository_path", "add_to_config", "remove_from_config",
-                                       "list_models", "pull", "overwrite_models"};
+                                       "list_models", "pull", "overwrite_models", "config_path",
+                                       "max_prompt_len", "max_num_seqs", "cache_size"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;
@@ -312,9 +313,9 @@ static void test_usage_errors_beat_not_supported(void **state) {
     assert_int_equal(PARSE(&o, &err, "--pull", "--bogus"), LM_ERR_INVALID);
     assert_int_equal(PARSE(&o, &err, "--rest_port", "8000", "--log_level", "LOUD"), LM_ERR_INVALID);
     /* the first unsupported flag is named, and the line is fully parsed */
-    assert_int_equal(PARSE(&o, &err, "--config_path", "c.json", "--rest_port", "8000", "--help"),
+    assert_int_equal(PARSE(&o, &err, "--tool_parser", "hermes3", "--rest_port", "8000", "--help"),
                      LM_ERR_UNSUPPORTED);
-    assert_string_equal(err.msg, "--config_path: not supported yet");
+    assert_string_equal(err.msg, "--tool_parser: not supported yet");
     assert_int_equal(o.rest_port, 8000);
     assert_true(o.help);
 }
@@ -461,8 +462,11 @@ static void test_bin_exit_codes(void **state) {
     /* (no arguments serves the demo model: tests/server covers that) */
     assert_int_equal(run_bin("--port 9000", out, sizeof out), 2);
     assert_non_null(strstr(out, "--port: not supported yet"));
-    assert_int_equal(run_bin("--rest_port 8000 --config_path c.json", out, sizeof out), 2);
-    assert_non_null(strstr(out, "--config_path: not supported yet"));
+    /* a config file that does not exist fails before the server binds its port */
+    assert_int_equal(run_bin("--rest_port 8000 --config_path c.json", out, sizeof out), 1);
+    assert_non_null(strstr(out, "c.json"));
+    assert_int_equal(run_bin("--rest_port 8000 --tool_parser hermes3", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--tool_parser: not supported yet"));
     /* pull mode runs (src/repo/pull.h; tests/repo/test_pull.c pulls from a local hub) */
     assert_int_equal(run_bin("--pull", out, sizeof out), 64);
     assert_non_null(strstr(out, "source_model parameter is required for pull mode"));
