@@ -241,10 +241,10 @@ TEST(t_iterable) {
     return LM_OK;
 }
 
-/* len() and __getitem__ exist: str, list, dict, and Undefined. */
+/* len() and __getitem__ exist: str, list, dict, and Undefined (not generators). */
 TEST(t_sequence) {
     (void)rt; (void)args;
-    *out = v->kind == TPL_STR || tpl_is_seq(v) || tpl_is_map(v) || v->kind == TPL_UNDEFINED;
+    *out = v->kind == TPL_STR || (tpl_is_seq(v) && !tpl_is_gen(v)) || tpl_is_map(v) || v->kind == TPL_UNDEFINED;
     return LM_OK;
 }
 

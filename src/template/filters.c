@@ -148,7 +148,7 @@ FILTER(f_attr) {
     return tpl_getattr(rt, in, a[0].u.s.p, a[0].u.s.n, out);
 }
 
-FILTER(f_batch) {
+FILTER(f_batch_list) {
     BIND("batch", "linecount", "fill_with");
     int64_t count = 0;
     LM_TRY(int_of(rt, "batch", &a[0], &count));
@@ -254,6 +254,12 @@ FILTER(f_forceescape) {
 
 FILTER(f_first) {
     NOARGS("first");
+    if (tpl_is_gen(in)) { /* next(iter(generator)) takes one item */
+        tpl_list *l = in->u.list;
+        if (l->error) return tpl_rt_fail(rt, l->error_code, "%s", l->error);
+        *out = l->pos < l->n ? l->items[l->pos++] : tpl_undef(NULL, 0);
+        return LM_OK;
+    }
     tpl_value *items;
     size_t n;
     LM_TRY(tpl_iterate(rt, in, &items, &n));
@@ -263,6 +269,7 @@ FILTER(f_first) {
 
 FILTER(f_last) {
     NOARGS("last");
+    if (tpl_is_gen(in)) return tpl_rt_fail(rt, LM_ERR_INVALID, "'generator' object is not reversible");
     tpl_value *items;
     size_t n;
     LM_TRY(tpl_iterate(rt, in, &items, &n));
@@ -438,7 +445,7 @@ FILTER(f_indent) {
     return LM_OK;
 }
 
-FILTER(f_items) {
+FILTER(f_items_list) {
     NOARGS("items");
     if (in->kind == TPL_UNDEFINED) return tpl_make_list(rt, NULL, 0, 0, out);
     if (!tpl_is_map(in)) return tpl_rt_fail(rt, LM_ERR_INVALID, "Can only get item pairs from a mapping.");
@@ -481,7 +488,7 @@ FILTER(f_list) {
     return tpl_make_list(rt, items, n, 0, out);
 }
 
-FILTER(f_map) {
+FILTER(f_map_list) {
     tpl_value *items;
     size_t n;
     if (!tpl_truthy(in)) return tpl_make_list(rt, NULL, 0, 0, out); /* Jinja2: `if value:` */
@@ -545,10 +552,10 @@ static lm_status select_items(tpl_rt *rt, const tpl_value *in, tpl_args *args, t
     return tpl_make_list(rt, kept, k, 0, out);
 }
 
-FILTER(f_select) { return select_items(rt, in, args, out, 0, 1, "select"); }
-FILTER(f_reject) { return select_items(rt, in, args, out, 0, 0, "reject"); }
-FILTER(f_selectattr) { return select_items(rt, in, args, out, 1, 1, "selectattr"); }
-FILTER(f_rejectattr) { return select_items(rt, in, args, out, 1, 0, "rejectattr"); }
+FILTER(f_select_list) { return select_items(rt, in, args, out, 0, 1, "select"); }
+FILTER(f_reject_list) { return select_items(rt, in, args, out, 0, 0, "reject"); }
+FILTER(f_selectattr_list) { return select_items(rt, in, args, out, 1, 1, "selectattr"); }
+FILTER(f_rejectattr_list) { return select_items(rt, in, args, out, 1, 0, "rejectattr"); }
 
 /* min/max: first smallest/largest by (attribute, case-folded) key. */
 static lm_status min_max(tpl_rt *rt, const tpl_value *in, tpl_args *args, tpl_value *out, int want_max) {
@@ -596,7 +603,7 @@ FILTER(f_replace) {
     return tpl_str_replace(rt, &s, &o, &r, count, out);
 }
 
-FILTER(f_reverse) {
+FILTER(f_reverse_list) {
     NOARGS("reverse");
     tpl_value *items;
     size_t n;
@@ -653,7 +660,7 @@ FILTER(f_safe) {
     return LM_OK;
 }
 
-FILTER(f_slice) {
+FILTER(f_slice_list) {
     BIND("slice", "slices", "fill_with");
     int64_t slices = 0;
     LM_TRY(int_of(rt, "slice", &a[0], &slices));
@@ -724,7 +731,7 @@ FILTER(f_sort) {
     return sort_by_keys(rt, items, keys, n, fold, given(&a[0]) && tpl_truthy(&a[0]), out);
 }
 
-FILTER(f_unique) {
+FILTER(f_unique_list) {
     BIND("unique", "case_sensitive", "attribute");
     int fold = !(given(&a[0]) && tpl_truthy(&a[0]));
     tpl_value *items, *keys;
@@ -830,9 +837,17 @@ FILTER(f_truncate) {
     int64_t length = 255, leeway = 5;
     if (given(&a[0])) LM_TRY(int_of(rt, "truncate", &a[0], &length));
     if (given_not_none(&a[3])) LM_TRY(int_of(rt, "truncate", &a[3], &leeway));
-    tpl_value end = tpl_str("...", 3), s;
+    tpl_value end = tpl_str("...", 3), s = *in;
     if (given(&a[2])) LM_TRY(tpl_to_str(rt, &a[2], &end));
-    LM_TRY(tpl_to_str(rt, in, &s));
+    if (in->kind != TPL_STR) { /* Jinja2 truncates what it is given: short values pass unchanged */
+        size_t n;
+        LM_TRY(tpl_len(rt, in, &n));
+        if ((int64_t)n <= length + leeway) {
+            *out = *in;
+            return LM_OK;
+        }
+        return tpl_rt_fail(rt, LM_ERR_INVALID, "truncate: '%s' object cannot be truncated", tpl_type_name(in));
+    }
     int64_t end_len = (int64_t)tpl_utf8_count(end.u.s.p, end.u.s.n);
     if (length < end_len) return tpl_rt_fail(rt, LM_ERR_INVALID, "expected length >= %" PRId64 ", got %" PRId64, end_len, length);
     if (leeway < 0) return tpl_rt_fail(rt, LM_ERR_INVALID, "expected leeway >= 0, got %" PRId64, leeway);
@@ -870,6 +885,37 @@ FILTER(f_wordcount) {
     *out = tpl_int(words);
     return LM_OK;
 }
+
+/* Filters that return generators in Jinja2 return generator-flagged lists here (see TPL_F_GEN).
+ * Python runs a generator's body only when it is consumed, so an error the filter meets is
+ * stored in the generator and raised by whatever consumes it (limits are not deferred). */
+static lm_status generator(tpl_rt *rt, lm_status st, tpl_value *out) {
+    if (st == LM_ERR_INVALID || st == LM_ERR_UNSUPPORTED) {
+        char *msg = tpl_arena_strdup(&rt->arena, rt->err->msg, strlen(rt->err->msg));
+        if (!msg) return st;
+        err_clear(rt->err);
+        LM_TRY(tpl_make_list(rt, NULL, 0, 0, out));
+        out->u.list->error = msg;
+        out->u.list->error_code = st;
+        st = LM_OK;
+    }
+    if (st == LM_OK && out->kind == TPL_LIST) out->flags |= TPL_F_GEN;
+    return st;
+}
+
+#define GENERATOR(name)                                                                          \
+    FILTER(name) { return generator(rt, name##_list(rt, in, args, out), out); }
+
+GENERATOR(f_map)
+GENERATOR(f_select)
+GENERATOR(f_reject)
+GENERATOR(f_selectattr)
+GENERATOR(f_rejectattr)
+GENERATOR(f_unique)
+GENERATOR(f_batch)
+GENERATOR(f_slice)
+GENERATOR(f_items)
+GENERATOR(f_reverse)
 
 static const struct {
     const char *name;

@@ -180,6 +180,8 @@ lm_status tpl_getitem(tpl_rt *rt, const tpl_value *obj, const tpl_value *key, tp
     int int_key = key->kind == TPL_INT || key->kind == TPL_BOOL;
     int64_t ki = key->kind == TPL_INT ? key->u.i : key->u.b;
     size_t idx;
+    if (tpl_is_gen(obj))
+        return tpl_rt_fail(rt, LM_ERR_INVALID, "'generator' object is not subscriptable");
     if (tpl_is_seq(obj) && int_key) {
         if (norm_index(ki, tpl_seq_len(obj), &idx)) {
             *out = tpl_seq_get(obj, idx);
@@ -408,7 +410,7 @@ static lm_status binop(tpl_rt *rt, int op, const tpl_value *a, const tpl_value *
         }
         if (num) { *out = tpl_float(as_f64(a) + as_f64(b)); return LM_OK; }
         if (a->kind == TPL_STR && b->kind == TPL_STR) return concat_str(rt, a, b, out);
-        if (tpl_is_seq(a) && tpl_is_seq(b)) {
+        if (tpl_is_seq(a) && tpl_is_seq(b) && !tpl_is_gen(a) && !tpl_is_gen(b)) {
             int ta = a->kind == TPL_LIST && (a->flags & TPL_F_TUPLE);
             int tb = b->kind == TPL_LIST && (b->flags & TPL_F_TUPLE);
             if (ta != tb)
@@ -438,9 +440,9 @@ static lm_status binop(tpl_rt *rt, int op, const tpl_value *a, const tpl_value *
             return LM_OK;
         }
         if (num) { *out = tpl_float(as_f64(a) * as_f64(b)); return LM_OK; }
-        if ((a->kind == TPL_STR || tpl_is_seq(a)) && (b->kind == TPL_INT || b->kind == TPL_BOOL))
+        if ((a->kind == TPL_STR || (tpl_is_seq(a) && !tpl_is_gen(a))) && (b->kind == TPL_INT || b->kind == TPL_BOOL))
             return repeat_seq(rt, a, as_i64(b), out);
-        if ((b->kind == TPL_STR || tpl_is_seq(b)) && (a->kind == TPL_INT || a->kind == TPL_BOOL))
+        if ((b->kind == TPL_STR || (tpl_is_seq(b) && !tpl_is_gen(b))) && (a->kind == TPL_INT || a->kind == TPL_BOOL))
             return repeat_seq(rt, b, as_i64(a), out);
         return type_error(rt, "*", a, b);
     case TPL_TK_DIV:
@@ -511,11 +513,15 @@ static lm_status contains(tpl_rt *rt, const tpl_value *container, const tpl_valu
         return LM_OK;
     case TPL_LIST:
     case TPL_JLIST: {
+        if (container->kind == TPL_LIST && container->u.list->error)
+            return tpl_rt_fail(rt, container->u.list->error_code, "%s", container->u.list->error);
         size_t n = tpl_seq_len(container);
-        for (size_t i = 0; i < n && !*res; i++) {
+        size_t i = tpl_is_gen(container) ? container->u.list->pos : 0;
+        for (; i < n && !*res; i++) {
             tpl_value x = tpl_seq_get(container, i);
             *res = tpl_equal(&x, item);
         }
+        if (tpl_is_gen(container)) container->u.list->pos = i; /* consumed up to the match */
         return LM_OK;
     }
     case TPL_DICT:
@@ -599,6 +605,10 @@ static lm_status eval_slice(tpl_rt *rt, const tpl_node *n, tpl_value *out) {
         pp[i] = &parts[i];
     }
     if (obj.kind == TPL_UNDEFINED) return undefined_error(rt, &obj);
+    /* slices bypass Jinja2's lenient getitem: Python's TypeErrors surface */
+    if (tpl_is_map(&obj)) return tpl_rt_fail(rt, LM_ERR_INVALID, "unhashable type: 'slice'");
+    if (obj.kind != TPL_STR && (!tpl_is_seq(&obj) || tpl_is_gen(&obj)))
+        return tpl_rt_fail(rt, LM_ERR_INVALID, "'%s' object is not subscriptable", tpl_type_name(&obj));
     int64_t start, step;
     lm_status st;
     if (obj.kind == TPL_STR) {
@@ -625,16 +635,12 @@ static lm_status eval_slice(tpl_rt *rt, const tpl_node *n, tpl_value *out) {
         out->flags = obj.flags & TPL_F_MARKUP;
         return LM_OK;
     }
-    if (tpl_is_seq(&obj)) {
-        size_t count = slice_indices(rt, pp[0], pp[1], pp[2], tpl_seq_len(&obj), &start, &step, &st);
-        if (st != LM_OK) return st;
-        LM_TRY(tpl_make_list(rt, NULL, count, obj.kind == TPL_LIST && (obj.flags & TPL_F_TUPLE), out));
-        for (size_t i = 0; i < count; i++)
-            out->u.list->items[i] = tpl_seq_get(&obj, (size_t)(start + (int64_t)i * step));
-        return LM_OK;
-    }
-    if (tpl_is_map(&obj)) return tpl_rt_fail(rt, LM_ERR_INVALID, "unhashable type: 'slice'");
-    return tpl_rt_fail(rt, LM_ERR_INVALID, "'%s' object is not subscriptable", tpl_type_name(&obj));
+    size_t count = slice_indices(rt, pp[0], pp[1], pp[2], tpl_seq_len(&obj), &start, &step, &st);
+    if (st != LM_OK) return st;
+    LM_TRY(tpl_make_list(rt, NULL, count, obj.kind == TPL_LIST && (obj.flags & TPL_F_TUPLE), out));
+    for (size_t i = 0; i < count; i++)
+        out->u.list->items[i] = tpl_seq_get(&obj, (size_t)(start + (int64_t)i * step));
+    return LM_OK;
 }
 
 static lm_status eval_inner(tpl_rt *rt, const tpl_node *n, tpl_value *out) {

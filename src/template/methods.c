@@ -698,6 +698,7 @@ int tpl_builtin_method(tpl_rt *rt, const tpl_value *self, const char *name, size
     case TPL_DICT:
     case TPL_JDICT: table = dict_methods; count = sizeof dict_methods / sizeof *dict_methods; break;
     case TPL_LIST:
+        if (self->flags & TPL_F_GEN) return 0;
         if (self->flags & TPL_F_TUPLE) {
             table = tuple_methods;
             count = sizeof tuple_methods / sizeof *tuple_methods;
@@ -838,6 +839,9 @@ lm_status tpl_str_percent(tpl_rt *rt, const tpl_value *fmt, const tpl_value *arg
     size_t argc = 1, next = 0;
     int tuple = args->kind == TPL_LIST && (args->flags & TPL_F_TUPLE);
     int mapping = tpl_is_map(args);
+    /* Python skips the "not all arguments converted" check for any non-tuple argument with
+     * __getitem__ (dicts, and lists too) */
+    int getitem = mapping || (tpl_is_seq(args) && !tuple && !tpl_is_gen(args));
     if (tuple) {
         argv = args->u.list->items;
         argc = args->u.list->n;
@@ -917,7 +921,7 @@ lm_status tpl_str_percent(tpl_rt *rt, const tpl_value *fmt, const tpl_value *arg
         }
         LM_TRY(percent_one(rt, &sb, val, flags, width, prec, type));
     }
-    if (!used_key && !mapping && next < argc)
+    if (!used_key && !getitem && next < argc)
         return tpl_rt_fail(rt, LM_ERR_INVALID, "not all arguments converted during string formatting");
     return tpl_sb_finish(rt, &sb, out);
 }

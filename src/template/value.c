@@ -142,7 +142,7 @@ const char *tpl_type_name(const tpl_value *v) {
     case TPL_INT: return "int";
     case TPL_FLOAT: return "float";
     case TPL_STR: return v->flags & TPL_F_MARKUP ? "Markup" : "str";
-    case TPL_LIST: return v->flags & TPL_F_TUPLE ? "tuple" : "list";
+    case TPL_LIST: return v->flags & TPL_F_TUPLE ? "tuple" : v->flags & TPL_F_GEN ? "generator" : "list";
     case TPL_JLIST: return "list";
     case TPL_DICT:
     case TPL_JDICT: return "dict";
@@ -162,7 +162,7 @@ int tpl_truthy(const tpl_value *v) {
     case TPL_INT: return v->u.i != 0;
     case TPL_FLOAT: return v->u.f != 0.0;
     case TPL_STR: return v->u.s.n != 0;
-    case TPL_LIST: return v->u.list->n != 0;
+    case TPL_LIST: return (v->flags & TPL_F_GEN) || v->u.list->n != 0;
     case TPL_JLIST: return json_array_size(v->u.json) != 0;
     case TPL_DICT: return v->u.dict->n != 0;
     case TPL_JDICT: return json_object_size(v->u.json) != 0;
@@ -186,13 +186,16 @@ lm_status tpl_len(tpl_rt *rt, const tpl_value *v, size_t *n) {
     case TPL_UNDEFINED: *n = 0; return LM_OK;
     case TPL_STR: *n = tpl_utf8_count(v->u.s.p, v->u.s.n); return LM_OK;
     case TPL_LIST:
-    case TPL_JLIST: *n = tpl_seq_len(v); return LM_OK;
+    case TPL_JLIST:
+        if (tpl_is_gen(v)) break;
+        *n = tpl_seq_len(v);
+        return LM_OK;
     case TPL_DICT: *n = v->u.dict->n; return LM_OK;
     case TPL_JDICT: *n = json_object_size(v->u.json); return LM_OK;
     case TPL_LOOP: *n = v->u.loop->length; return LM_OK;
-    default:
-        return tpl_rt_fail(rt, LM_ERR_INVALID, "object of type '%s' has no len()", tpl_type_name(v));
+    default: break;
     }
+    return tpl_rt_fail(rt, LM_ERR_INVALID, "object of type '%s' has no len()", tpl_type_name(v));
 }
 
 /* ---- maps ---- */
@@ -294,6 +297,9 @@ lm_status tpl_make_list(tpl_rt *rt, const tpl_value *items, size_t n, int tuple,
     tpl_list *l = tpl_rt_alloc(rt, sizeof *l);
     if (!l) return rt->err->code;
     l->n = n;
+    l->pos = 0;
+    l->error = NULL;
+    l->error_code = LM_OK;
     l->items = NULL;
     if (n) {
         if (n > SIZE_MAX / sizeof(tpl_value)) return tpl_rt_fail(rt, LM_ERR_LIMIT, "list too long");
@@ -313,8 +319,10 @@ lm_status tpl_iterate(tpl_rt *rt, const tpl_value *v, tpl_value **items, size_t 
     switch ((tpl_kind)v->kind) {
     case TPL_UNDEFINED: return LM_OK;
     case TPL_LIST:
-        *items = v->u.list->items;
-        *n = v->u.list->n;
+        if (v->u.list->error) return tpl_rt_fail(rt, v->u.list->error_code, "%s", v->u.list->error);
+        *items = v->u.list->items + v->u.list->pos;
+        *n = v->u.list->n - v->u.list->pos;
+        if (v->flags & TPL_F_GEN) v->u.list->pos = v->u.list->n; /* consumed */
         return LM_OK;
     case TPL_JLIST: {
         size_t count = json_array_size(v->u.json);
@@ -405,6 +413,10 @@ static void write_repr(tpl_sb *sb, const tpl_value *v, int depth) {
         break;
     case TPL_LIST:
     case TPL_JLIST: {
+        if (tpl_is_gen(v)) {
+            tpl_sb_add(sb, "<generator object>", 18);
+            break;
+        }
         int tuple = v->kind == TPL_LIST && (v->flags & TPL_F_TUPLE);
         size_t n = tpl_seq_len(v);
         tpl_sb_addc(sb, tuple ? '(' : '[');
@@ -503,6 +515,7 @@ static int equal_depth(const tpl_value *a, const tpl_value *b, int depth) {
     }
     if (a->kind == TPL_STR && b->kind == TPL_STR)
         return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+    if (tpl_is_gen(a) || tpl_is_gen(b)) return a->kind == b->kind && a->u.list == b->u.list;
     if (tpl_is_seq(a) && tpl_is_seq(b)) {
         int ta = a->kind == TPL_LIST && (a->flags & TPL_F_TUPLE);
         int tb = b->kind == TPL_LIST && (b->flags & TPL_F_TUPLE);
@@ -593,7 +606,7 @@ static lm_status compare_depth(tpl_rt *rt, const tpl_value *a, const tpl_value *
     }
     int ta = a->kind == TPL_LIST && (a->flags & TPL_F_TUPLE);
     int tb = b->kind == TPL_LIST && (b->flags & TPL_F_TUPLE);
-    if (tpl_is_seq(a) && tpl_is_seq(b) && ta == tb) {
+    if (tpl_is_seq(a) && tpl_is_seq(b) && ta == tb && !tpl_is_gen(a) && !tpl_is_gen(b)) {
         size_t na = tpl_seq_len(a), nb = tpl_seq_len(b);
         for (size_t i = 0; i < na && i < nb; i++) {
             tpl_value x = tpl_seq_get(a, i), y = tpl_seq_get(b, i);
@@ -712,6 +725,7 @@ static lm_status to_json(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const tpl_j
     case TPL_STR: json_quote(sb, v->u.s.p, v->u.s.n, o->ensure_ascii); return LM_OK;
     case TPL_LIST:
     case TPL_JLIST: {
+        if (tpl_is_gen(v)) break;
         size_t n = tpl_seq_len(v);
         if (n == 0) {
             tpl_sb_add(sb, "[]", 2);
@@ -762,10 +776,10 @@ static lm_status to_json(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const tpl_j
         tpl_sb_addc(sb, '}');
         return LM_OK;
     }
-    default:
-        return tpl_rt_fail(rt, LM_ERR_INVALID, "Object of type %s is not JSON serializable",
-                           tpl_type_name(v));
+    default: break;
     }
+    return tpl_rt_fail(rt, LM_ERR_INVALID, "Object of type %s is not JSON serializable",
+                       tpl_type_name(v));
 }
 
 lm_status tpl_to_json(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const tpl_json_opts *o) {

@@ -44,6 +44,8 @@ enum {
     TPL_F_TUPLE = 2,   /* LIST: tuple (repr with parentheses) */
     TPL_F_UNSAFE = 4,  /* UNDEFINED: a blocked attribute; calling it is a security error */
     TPL_F_ATTR = 8,    /* UNDEFINED: a missing attribute or key (not a missing variable) */
+    TPL_F_GEN = 16,    /* LIST: a generator (what map/select/... return in Jinja2): always true,
+                        * no len() or indexing, and consumed by iterating it */
 };
 
 typedef struct tpl_value tpl_value;
@@ -51,6 +53,10 @@ typedef struct tpl_value tpl_value;
 typedef struct {
     size_t n;
     tpl_value *items;
+    size_t pos;  /* generators: items before pos were consumed */
+    const char *error;  /* generators: the error the filter met, raised when consumed (Python
+                         * generators fail lazily); NULL when none */
+    lm_status error_code;
 } tpl_list;
 
 typedef struct {
@@ -142,6 +148,7 @@ lm_status tpl_sb_finish(struct tpl_rt *rt, tpl_sb *sb, tpl_value *out);
 /* ---- predicates and conversions ---- */
 static inline int tpl_is_str(const tpl_value *v) { return v->kind == TPL_STR; }
 static inline int tpl_is_seq(const tpl_value *v) { return v->kind == TPL_LIST || v->kind == TPL_JLIST; }
+static inline int tpl_is_gen(const tpl_value *v) { return v->kind == TPL_LIST && (v->flags & TPL_F_GEN); }
 static inline int tpl_is_map(const tpl_value *v) { return v->kind == TPL_DICT || v->kind == TPL_JDICT; }
 static inline int tpl_is_num(const tpl_value *v) {
     return v->kind == TPL_INT || v->kind == TPL_FLOAT || v->kind == TPL_BOOL;
@@ -168,7 +175,8 @@ lm_status tpl_map_pairs(struct tpl_rt *rt, const tpl_value *map, tpl_value **key
                         tpl_value **vals, size_t *n);
 
 /* What iterating `v` yields (list items, dict keys, characters of a str; nothing for
- * undefined), as an arena array. Error for values that are not iterable. */
+ * undefined), as an arena array. Error for values that are not iterable. Iterating a generator
+ * consumes it (a second iteration yields nothing), as in Python. */
 lm_status tpl_iterate(struct tpl_rt *rt, const tpl_value *v, tpl_value **items, size_t *n);
 
 /* New LIST (or tuple) of n items copied from `items`. */

@@ -138,9 +138,28 @@ static const tpltest_case cases[] = {
 
 };
 
+/* map, select, reject, selectattr, rejectattr, unique, batch, slice, items and reverse return
+ * generators in Jinja2: always true, no len(), consumed by iterating, errors raised lazily. */
+static const tpltest_case generators[] = {
+    {"{% if []|select %}always{% endif %}|{% if x|selectattr('a') %}also{% endif %}|{{ [1]|map('string') is sequence }}|{{ [1]|map('string') is iterable }}",
+     "{\"x\": []}",
+     "always|also|False|True"},
+    {"{% set g = [1, 2, 3]|map('string') %}{{ g|first }}{{ g|list }}{{ g|list }}|{% set h = [1, 2]|select %}{% for i in h %}{{ i }}{% endfor %}{% for i in h %}{{ i }}{% endfor %}|{% set k = [1, 2, 3]|reject('none') %}{{ 2 in k }}{{ k|list }}",
+     NULL,
+     "1['2', '3'][]|12|True[3]"},
+    {"{% set e = 5|map('upper') %}{% set f = 1|items %}lazy",
+     NULL,
+     "lazy"},
+    {"{{ {'a': 1}|items|list }}|{{ [3, 1]|reverse|list }}|{{ [1, 2, 3]|batch(2)|list }}|{{ [1, 1]|unique|list }}",
+     NULL,
+     "[('a', 1)]|[1, 3]|[[1, 2], [3]]|[1]"},
+
+};
+
 static void test_filters_match_jinja2(void **state) {
     (void)state;
     tpltest_run(cases, sizeof cases / sizeof cases[0]);
+    tpltest_run(generators, sizeof generators / sizeof generators[0]);
 }
 
 static void test_filter_errors(void **state) {
@@ -150,7 +169,11 @@ static void test_filter_errors(void **state) {
     tpltest_fails("{{ [1]|batch(0)|list }}", NULL, LM_ERR_INVALID, "batch size");
     tpltest_fails("{{ [1]|join(d=',', x=1) }}", NULL, LM_ERR_INVALID, "unexpected keyword argument 'x'");
     tpltest_fails("{{ {'a': 1}|dictsort(by='x') }}", NULL, LM_ERR_INVALID, "sort by either");
-    tpltest_fails("{{ 1|items }}", NULL, LM_ERR_INVALID, "mapping");
+    tpltest_fails("{{ 1|items|list }}", NULL, LM_ERR_INVALID, "mapping"); /* raised when consumed */
+    tpltest_fails("{{ [1]|map('string')|length }}", NULL, LM_ERR_INVALID, "'generator' has no len()");
+    tpltest_fails("{{ ([1]|map('string'))[0] }}", NULL, LM_ERR_INVALID, "not subscriptable");
+    tpltest_fails("{{ [1]|map('string')|tojson }}", NULL, LM_ERR_INVALID, "not JSON serializable");
+    tpltest_fails("{{ [1]|map('string')|last }}", NULL, LM_ERR_INVALID, "not reversible");
     tpltest_fails("{{ [1, 'a']|sort }}", NULL, LM_ERR_INVALID, "not supported between");
     tpltest_fails("{{ 5|indent }}", NULL, LM_ERR_INVALID, "indent");
     tpltest_fails("{{ [1]|map|list }}", NULL, LM_ERR_INVALID, "map requires a filter argument");
