@@ -25,6 +25,7 @@ static const subcommand subcommands[] = {
     {"detokenize", cmd_detokenize},
     {"chat-template", cmd_chat_template},
     {"logits", cmd_logits},
+    {"export", cmd_export},
 };
 
 /* Serves what the flags name (repo_from_flags: --config_path's models, or --model_path as

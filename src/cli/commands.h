@@ -27,4 +27,8 @@ int cmd_chat_template(int argc, char **argv);
  * every position, the top-K ids and logits as JSON (for checking against another engine). */
 int cmd_logits(int argc, char **argv);
 
+/* `lmserve export --source_model PATH --weight-format int4|int8|fp16|bf16|fp32 [...]`: writes a
+ * ready-to-serve model folder with converted weights (src/repo/export.h). */
+int cmd_export(int argc, char **argv);
+
 #endif

@@ -140,10 +140,38 @@ static const int *scale_offsets(ggml_type t) {
     }
 }
 
+/* lmserve's types (files written by `lmserve export`): an f32 scale at the start of each row
+ * (channel-wise), or an f16 scale at the start of each group's block. */
+static lm_status check_lm_scales(const char *name, ggml_type type, const unsigned char *p,
+                                 int64_t cols, int64_t rows, lm_error *err) {
+    size_t rb = quant_row_bytes(type, cols);
+    int64_t g = quant_row_multiple(type), per_row = cols / g;
+    size_t block = 2 + (size_t)g / 2; /* f16 scale + g nibbles */
+    for (int64_t r = 0; r < rows; r++, p += rb) {
+        if (type == LM_TYPE_I8_CH || type == LM_TYPE_I4_CH) {
+            float d;
+            memcpy(&d, p, sizeof d);
+            if (!isfinite(d))
+                return err_set(err, LM_ERR_FORMAT, "tensor '%s': row %lld has a non-finite scale",
+                               name, (long long)r);
+            continue;
+        }
+        for (int64_t b = 0; b < per_row; b++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)b * block, 2);
+            if ((h & 0x7c00) == 0x7c00)
+                return err_set(err, LM_ERR_FORMAT, "tensor '%s': row %lld group %lld has a "
+                               "non-finite scale (f16 0x%04x)", name, (long long)r, (long long)b, h);
+        }
+    }
+    return LM_OK;
+}
+
 /* A hostile or damaged file may hold NaN or infinite block scales, which would poison every
  * logit: refuse them at load (a pass over the scales, one read of the tensor's pages). */
 static lm_status check_scales(const char *name, ggml_type type, const void *data, int64_t cols,
                               int64_t rows, lm_error *err) {
+    if (type >= LM_TYPE_FIRST) return check_lm_scales(name, type, data, cols, rows, err);
     const int *offs = scale_offsets(type);
     if (!offs) return LM_OK;
     size_t block = ggml_block_bytes(type);
@@ -396,6 +424,19 @@ static lm_status load(model *m, lm_error *err) {
         return err_set(err, LM_ERR_UNSUPPORTED, "architecture '%.*s' is not supported",
                        (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
     m->arch = *found;
+    /* written by `lmserve export` for Hugging Face llama/mistral sources, whose q/k rows are not
+     * permuted for adjacent pairs (docs/export.md) */
+    gguf_str pairs;
+    lm_status ps = gguf_get_str(f, "lmserve.rope.pairs", &pairs, err);
+    if (ps == LM_OK) {
+        if (gguf_str_eq(pairs, "neox")) m->arch.rope_pairs = ROPE_PAIRS_NEOX;
+        else if (gguf_str_eq(pairs, "adjacent")) m->arch.rope_pairs = ROPE_PAIRS_ADJACENT;
+        else
+            return err_set(err, LM_ERR_FORMAT, "metadata 'lmserve.rope.pairs' is '%.*s', expected "
+                           "'neox' or 'adjacent'", (int)(pairs.len > 32 ? 32 : pairs.len), pairs.ptr);
+    } else if (ps != LM_ERR_NOT_FOUND) {
+        return ps;
+    }
     LM_TRY(load_hparams(m, err));
     LM_TRY(check_hparams(&m->hp, err));
     wsource src = {f, NULL};
@@ -670,11 +711,24 @@ static lm_status convert_weights(model *m, const model_load_opts *o, lm_error *e
     return s;
 }
 
+/* A folder without config.json that holds model.gguf (what `lmserve export` writes) is that GGUF
+ * file; sets `out` to its path. */
+static int folder_gguf(const char *dir, char *out, size_t size) {
+    struct stat st;
+    snprintf(out, size, "%s/config.json", dir);
+    if (stat(out, &st) == 0) return 0;
+    int n = snprintf(out, size, "%s/model.gguf", dir);
+    return n > 0 && (size_t)n < size && stat(out, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 lm_status model_load(const char *path, const model_load_opts *opts, model **out, lm_error *err) {
     *out = NULL;
     model *m = NULL;
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    char gguf_path[4200];
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && folder_gguf(path, gguf_path, sizeof gguf_path)) {
+        LM_TRY(model_load_gguf(gguf_path, &m, err));
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         m = calloc(1, sizeof *m);
         if (!m) return err_set(err, LM_ERR_NOMEM, "out of memory");
         lm_status s = load_hf(m, path, err);

@@ -110,12 +110,15 @@ typedef struct {
  * naming the accepted words otherwise. */
 lm_status model_parse_weight_format(const char *name, model_weight_format *out, lm_error *err);
 
-/* Loads a model from a GGUF file or a Hugging Face folder (config.json + safetensors) and
- * converts its weights as `opts` says (NULL: as stored). */
+/* Loads a model from a GGUF file, a Hugging Face folder (config.json + safetensors), or a folder
+ * without config.json holding model.gguf (as `lmserve export` writes it), and converts its
+ * weights as `opts` says (NULL: as stored). */
 lm_status model_load(const char *path, const model_load_opts *opts, model **out, lm_error *err);
 
 /* Opens a GGUF file and maps its weights. Fails with a clear message for an unsupported
- * architecture or weight type, a missing tensor, or a shape that disagrees with the metadata. */
+ * architecture or weight type, a missing tensor, or a shape that disagrees with the metadata.
+ * Metadata `lmserve.rope.pairs` ("neox" or "adjacent"), when present, overrides the
+ * architecture's rotary pairing (docs/export.md). */
 lm_status model_load_gguf(const char *path, model **out, lm_error *err);
 
 /* Frees the model, its converted weights, and unmaps its file. Accepts NULL. */

@@ -1,15 +1,32 @@
 /* tok_load.c — tok_load_path(): picks the loader for a path (GGUF file, model folder, or a
- * tokenizer.json file). */
+ * tokenizer.json file). A folder without tokenizer.json that holds model.gguf loads that file's
+ * vocabulary. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "tokenizer/tok_impl.h"
 
+static int has_file(const char *dir, const char *name) {
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err) {
     *out = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return err_set(err, LM_ERR_IO, "%s: no such file or folder", path);
-    if (S_ISDIR(st.st_mode)) return tok_load_hf(path, out, err);
+    char gguf[4200];
+    if (S_ISDIR(st.st_mode)) {
+        /* a folder `lmserve export` made from a GGUF source: the vocabulary is in its model.gguf */
+        if (has_file(path, "tokenizer.json") || has_file(path, "tokenizer.json.gz") ||
+            !has_file(path, "model.gguf"))
+            return tok_load_hf(path, out, err);
+        snprintf(gguf, sizeof gguf, "%s/model.gguf", path);
+        path = gguf;
+    }
     size_t n = strlen(path);
     if (n >= 14 && strcmp(path + n - 14, "tokenizer.json") == 0) {
         char dir[4096];

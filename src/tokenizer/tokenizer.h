@@ -40,7 +40,9 @@ lm_status tok_load_gguf(const gguf_file *f, tok_tokenizer **out, lm_error *err);
 lm_status tok_load_hf(const char *dir, tok_tokenizer **out, lm_error *err);
 
 /* Loads whatever `path` names: a .gguf file (its embedded vocabulary), a model folder
- * (tokenizer.json and friends), or a tokenizer.json file (its folder is loaded). */
+ * (tokenizer.json and friends; a folder without tokenizer.json that holds model.gguf, as
+ * `lmserve export` writes from a GGUF source, gives that file's vocabulary), or a tokenizer.json
+ * file (its folder is loaded). */
 lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err);
 
 void tok_destroy(tok_tokenizer *t); /* accepts NULL */
