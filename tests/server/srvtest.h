@@ -333,6 +333,18 @@ static inline int st_server_stop(st_server *s, int sig, int timeout_ms, int64_t 
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* How many lines of the server's log contain `needle`. */
+static inline int st_log_count(const st_server *s, const char *needle) {
+    FILE *f = fopen(s->log, "r");
+    if (!f) return -1;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle)) n++;
+    fclose(f);
+    return n;
+}
+
 /* The server is still serving: a completion request succeeds with 200. */
 static inline void st_assert_serving(int port) {
     st_resp r = {0};

@@ -45,11 +45,20 @@ static int setup(void **state) {
     put("config.json",
         "{\"model_config_list\": [\n"
         "  {\"config\": {\"name\": \"story-a\", \"base_path\": \"a\"}},\n"
-        "  {\"config\": {\"name\": \"org/story-b\", \"base_path\": \"b\"}}\n"
+        "  {\"config\": {\"name\": \"org/story-b\", \"base_path\": \"b\"}},\n"
+        "  {\"config\": {\"name\": \"strict\", \"base_path\": \"c\"}}\n"
         "]}\n");
     put("a/graph.pbtxt", GRAPH("      models_path: \"%s\"\n"), lmtest_demo_model());
     put("b/graph.pbtxt", GRAPH("      models_path: \"%s\"\n      max_tokens_limit: 5\n      best_of_limit: 2\n"),
         lmtest_demo_model());
+    /* a model whose chat template refuses system messages: the demo weights next to it */
+    put("c/chat_template.jinja",
+        "{%%- for m in messages -%%}{%%- if m['role'] == 'system' -%%}"
+        "{{ raise_exception('System role not supported') }}{%%- endif -%%}{{ m['content'] }}{%%- endfor -%%}");
+    put("c/graph.pbtxt", GRAPH("      models_path: \"stories260K.gguf\"\n"));
+    char link[512];
+    snprintf(link, sizeof link, "%s/c/stories260K.gguf", dir);
+    if (symlink(lmtest_demo_model(), link) != 0) fail_msg("symlink %s", link);
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     const char *extra[] = {"--config_path", cfg, NULL};
@@ -79,7 +88,7 @@ static void test_both_models_listed(void **state) {
     (void)state;
     json_t *m = request("GET", "/v3/models", NULL, 200);
     json_t *data = json_object_get(m, "data");
-    assert_int_equal(json_array_size(data), 2);
+    assert_int_equal(json_array_size(data), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(data, 0), "id")), "story-a");
     assert_string_equal(json_string_value(json_object_get(json_array_get(data, 1), "id")), "org/story-b");
     json_decref(m);
@@ -87,7 +96,7 @@ static void test_both_models_listed(void **state) {
     assert_string_equal(json_string_value(json_object_get(one, "id")), "org/story-b");
     json_decref(one);
     json_t *cfg = request("GET", "/v1/config", NULL, 200);
-    assert_int_equal(json_object_size(cfg), 2);
+    assert_int_equal(json_object_size(cfg), 3);
     json_t *b = json_array_get(json_object_get(json_object_get(cfg, "org/story-b"), "model_version_status"), 0);
     assert_string_equal(json_string_value(json_object_get(b, "state")), "AVAILABLE");
     json_decref(cfg);
@@ -128,6 +137,26 @@ static void test_graph_limits(void **state) {
     json_decref(ok);
     /* story-a has no limits beyond the defaults */
     ok = request("POST", "/v3/completions", "{\"model\":\"story-a\",\"prompt\":\"Once\",\"max_tokens\":6,\"n\":3}", 200);
+    json_decref(ok);
+}
+
+static void test_template_errors_are_400(void **state) {
+    (void)state;
+    json_t *e = request("POST", "/v3/chat/completions",
+                        "{\"model\":\"strict\",\"messages\":[{\"role\":\"system\",\"content\":\"x\"},"
+                        "{\"role\":\"user\",\"content\":\"hi\"}]}",
+                        400);
+    json_t *err = json_object_get(e, "error");
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "System role not supported"));
+    assert_string_equal(json_string_value(json_object_get(err, "param")), "messages");
+    assert_string_equal(json_string_value(json_object_get(err, "type")), "invalid_request_error");
+    json_decref(e);
+    /* streamed requests fail the same way, before any event */
+    e = request("POST", "/v3/chat/completions",
+                "{\"model\":\"strict\",\"stream\":true,\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", 400);
+    json_decref(e);
+    json_t *ok = request("POST", "/v3/chat/completions",
+                         "{\"model\":\"strict\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 200);
     json_decref(ok);
 }
 
@@ -176,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_both_models_listed),
         cmocka_unit_test(test_requests_reach_their_model),
         cmocka_unit_test(test_graph_limits),
+        cmocka_unit_test(test_template_errors_are_400),
         cmocka_unit_test(test_interleaved_streams),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
