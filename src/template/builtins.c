@@ -95,12 +95,16 @@ static lm_status make_mapping(tpl_rt *rt, const char *what, tpl_args *args, tpl_
             } else {
                 LM_TRY(tpl_map_pairs(rt, src, &keys, &vals, &n));
             }
-            for (size_t i = 0; i < n; i++) LM_TRY(tpl_dict_set(rt, out->u.dict, &keys[i], &vals[i]));
+            for (size_t i = 0; i < n; i++) { /* keys are unique: append without searching */
+                LM_TRY(tpl_rt_step(rt));
+                LM_TRY(tpl_dict_append(rt, out->u.dict, &keys[i], &vals[i]));
+            }
         } else {
             tpl_value *items;
             size_t n;
             LM_TRY(tpl_iterate(rt, src, &items, &n));
             for (size_t i = 0; i < n; i++) {
+                LM_TRY(tpl_rt_step(rt)); /* tpl_dict_set searches: quadratic, so counted */
                 tpl_value *kv;
                 size_t m;
                 LM_TRY(tpl_iterate(rt, &items[i], &kv, &m));

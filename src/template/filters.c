@@ -642,7 +642,7 @@ FILTER(f_round) {
             double m = pow(10.0, (double)-prec);
             *out = tpl_float(isfinite(x) ? nearbyint(x / m) * m : x);
         } else { /* correctly rounded, ties to even, like Python's round() */
-            char buf[400];
+            char buf[720]; /* 309 integer digits + 300 decimals */
             snprintf(buf, sizeof buf, "%.*f", (int)prec, x);
             *out = tpl_float(strtod(buf, NULL));
         }
@@ -743,6 +743,7 @@ FILTER(f_unique_list) {
     if (!kept || !seen) return rt->err->code;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        LM_TRY(tpl_rt_step(rt)); /* quadratic: counted so the step and time limits apply */
         tpl_value key = keys[i];
         if (fold && key.kind == TPL_STR) LM_TRY(tpl_str_case(rt, &key, TPL_CASE_LOWER, &key));
         int dup = 0;

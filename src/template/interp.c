@@ -37,19 +37,27 @@ void *tpl_rt_alloc(tpl_rt *rt, size_t n) {
     return p;
 }
 
+/* The coarse monotonic clock (a few ns to read, millisecond resolution) is enough for a budget
+ * counted in seconds. */
 static int64_t now_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the clock every 64 evaluations or steps: a single one is bounded (by the output and
+ * memory limits), so the deadline is noticed soon after it passes. */
+static lm_status tick(tpl_rt *rt) {
+    if ((++rt->ticks & 63) == 0 && rt->deadline_ms && now_ms() > rt->deadline_ms)
+        return tpl_rt_fail(rt, LM_ERR_LIMIT, "template rendering took too long");
+    return LM_OK;
 }
 
 lm_status tpl_rt_step(tpl_rt *rt) {
     if (++rt->steps > rt->max_steps)
         return tpl_rt_fail(rt, LM_ERR_LIMIT, "too many loop iterations or calls (limit is %" PRIu64 ")",
                            rt->max_steps);
-    if ((rt->steps & 1023) == 0 && rt->deadline_ms && now_ms() > rt->deadline_ms)
-        return tpl_rt_fail(rt, LM_ERR_LIMIT, "template rendering took too long");
-    return LM_OK;
+    return tick(rt);
 }
 
 /* Attaches the node's position to an error that has none yet (the innermost node wins). The
@@ -306,10 +314,17 @@ lm_status tpl_apply_filter(tpl_rt *rt, const char *name, size_t n, const tpl_val
 
 /* Applies a FILTER node chain to `in` (the chain's innermost input is `in`, not an expression:
  * used by filter blocks and `set x | f`). */
+static lm_status enter(tpl_rt *rt);
+
 static lm_status apply_filter_chain(tpl_rt *rt, const tpl_node *f, const tpl_value *in,
                                     tpl_value *out) {
     tpl_value v = *in;
-    if (f->a) LM_TRY(apply_filter_chain(rt, f->a, in, &v));
+    if (f->a) {
+        LM_TRY(enter(rt)); /* the chain is as long as the template makes it */
+        lm_status st = apply_filter_chain(rt, f->a, in, &v);
+        rt->depth--;
+        LM_TRY(st);
+    }
     if (!f->fn.filter)
         return tpl_rt_fail(rt, LM_ERR_INVALID, "no filter named '%.*s'", (int)f->sn, f->s);
     tpl_args args;
@@ -759,7 +774,8 @@ static lm_status enter(tpl_rt *rt) {
 }
 
 static lm_status eval(tpl_rt *rt, const tpl_node *n, tpl_value *out) {
-    lm_status st = enter(rt);
+    lm_status st = tick(rt);
+    if (st == LM_OK) st = enter(rt);
     if (st == LM_OK) {
         st = eval_inner(rt, n, out);
         rt->depth--;

@@ -35,6 +35,7 @@ typedef struct tpl_rt {
     tpl_frame *scope;
     int depth, max_depth;
     uint64_t steps, max_steps;
+    uint32_t ticks;            /* evaluations since the clock was last read */
     size_t max_output;         /* bytes of output, and of any one string */
     int64_t deadline_ms;       /* monotonic clock; 0: none */
     struct tm now;             /* strftime_now's clock */

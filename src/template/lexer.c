@@ -19,6 +19,7 @@ void tpl_lex_init(tpl_lexer *lx, const char *src, size_t len, tpl_arena *arena) 
     lx->mode = MODE_DATA;
     lx->line_starting = 1; /* the template start counts as a line start */
     lx->line = 1;
+    lx->col = 1;
     lx->arena = arena;
 }
 
@@ -56,23 +57,26 @@ const char *tpl_lex_describe(tpl_token_type type) {
 
 /* ---- positions ---- */
 
-/* Line and column (in code points) of byte `pos`; positions only move forward, so the scan
- * for newlines resumes where the last call stopped. */
+/* Line and column (in code points) of byte `pos`. Positions only move forward, so counting
+ * resumes where the last call stopped: linear in the source however long its lines are. */
 static void lex_where(tpl_lexer *lx, size_t pos, int *line, int *col) {
-    if (pos < lx->scanned) { /* rare: a position behind the cursor (queued tokens); rescan */
+    if (pos < lx->scanned) { /* never happens with in-order tokens; recount from the start */
         lx->scanned = 0;
         lx->line = 1;
-        lx->line_start = 0;
+        lx->col = 1;
     }
     for (size_t i = lx->scanned; i < pos && i < lx->len; i++) {
-        if (lx->src[i] == '\n') {
+        unsigned char c = (unsigned char)lx->src[i];
+        if (c == '\n') {
             lx->line++;
-            lx->line_start = i + 1;
+            lx->col = 1;
+        } else if ((c & 0xc0) != 0x80) {
+            lx->col++;
         }
     }
     lx->scanned = pos > lx->len ? lx->len : pos;
     *line = lx->line;
-    *col = (int)tpl_utf8_count(lx->src + lx->line_start, lx->scanned - lx->line_start) + 1;
+    *col = lx->col;
 }
 
 static lm_status lex_fail(tpl_lexer *lx, size_t pos, lm_error *err, const char *fmt, ...)

@@ -52,8 +52,8 @@ typedef struct {
     char brackets[64];  /* expected closers, innermost last (deeper nesting still counted) */
     tpl_token queue[3]; /* tokens produced ahead (data + tag start) */
     int nqueue, qhead;
-    int line;           /* line/column tracking: `line` starts at byte `line_start` */
-    size_t line_start, scanned;
+    int line, col;      /* position of byte `scanned` (positions only move forward) */
+    size_t scanned;
     tpl_arena *arena;   /* decoded string literals live here */
 } tpl_lexer;
 

@@ -988,6 +988,8 @@ static void add_grouped(tpl_sb *sb, const char *body, size_t n, char sep) {
 
 static lm_status format_value(tpl_rt *rt, tpl_sb *sb, const tpl_value *v, const fmt_spec *f) {
     char body[512];
+    if (f->width > 0 && (uint64_t)f->width > rt->max_output)
+        return tpl_rt_fail(rt, LM_ERR_LIMIT, "format width too large (limit is %zu)", rt->max_output);
     int neg = 0;
     size_t bn = 0;
     char type = f->type;

@@ -145,9 +145,31 @@ static void kids_set(tpl_node *n, const kidvec *k) {
     n->nkids = k->n;
 }
 
+static uint32_t name_hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Returns the symbol number of a name, adding it when new; a hash index keeps this constant
+ * time however many names a (hostile) template has. */
 static int intern(parser *p, const char *s, size_t n, uint32_t *sym) {
     tpl_symtab *t = p->syms;
-    for (uint32_t i = 0; i < t->n; i++) {
+    if (t->hcap == 0 || (t->n + 1) * 2 > t->hcap) { /* grow and rebuild the index */
+        uint32_t hcap = t->hcap ? t->hcap * 2 : 64;
+        uint32_t *slots = tpl_arena_zalloc(p->a, hcap * sizeof *slots);
+        if (!slots) goto nomem;
+        for (uint32_t i = 0; i < t->n; i++) {
+            uint32_t k = name_hash(t->names[i], t->lens[i]) & (hcap - 1);
+            while (slots[k]) k = (k + 1) & (hcap - 1);
+            slots[k] = i + 1;
+        }
+        t->slots = slots;
+        t->hcap = hcap;
+    }
+    uint32_t k = name_hash(s, n) & (t->hcap - 1);
+    for (; t->slots[k]; k = (k + 1) & (t->hcap - 1)) {
+        uint32_t i = t->slots[k] - 1;
         if (t->lens[i] == n && memcmp(t->names[i], s, n) == 0) {
             *sym = i;
             return 1;
@@ -165,6 +187,7 @@ static int intern(parser *p, const char *s, size_t n, uint32_t *sym) {
     }
     t->names[t->n] = s;
     t->lens[t->n] = n;
+    t->slots[k] = t->n + 1;
     *sym = t->n++;
     return 1;
 nomem:

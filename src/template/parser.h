@@ -20,6 +20,8 @@ typedef struct {
     const char **names;
     size_t *lens;
     uint32_t n, cap;
+    uint32_t *slots;   /* open-addressing index: symbol + 1, 0 = empty; hcap is a power of 2 */
+    uint32_t hcap;
 } tpl_symtab;
 
 /* Parses `src` (valid UTF-8, "\n" line endings, already stripped of its trailing newline) into

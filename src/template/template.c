@@ -122,7 +122,7 @@ lm_status tpl_render(const tpl_template *t, json_t *context, const tpl_options *
     }
     if (opt->max_time_ms) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
         rt.deadline_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + opt->max_time_ms;
     }
     tpl_sb top;

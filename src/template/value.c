@@ -277,6 +277,10 @@ lm_status tpl_dict_set(tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_
             return LM_OK;
         }
     }
+    return tpl_dict_append(rt, d, key, val);
+}
+
+lm_status tpl_dict_append(tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_value *val) {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4;
         tpl_value *k = tpl_arena_grow(&rt->arena, d->keys, d->cap * sizeof *k, cap * sizeof *k);

@@ -183,8 +183,10 @@ lm_status tpl_iterate(struct tpl_rt *rt, const tpl_value *v, tpl_value **items, 
 lm_status tpl_make_list(struct tpl_rt *rt, const tpl_value *items, size_t n, int tuple,
                         tpl_value *out);
 
-/* Adds or replaces key -> val in a DICT/NS (growing it in the arena). */
+/* Adds or replaces key -> val in a DICT/NS (growing it in the arena); a linear search. */
 lm_status tpl_dict_set(struct tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_value *val);
+/* Adds a key known not to be in the dict yet. */
+lm_status tpl_dict_append(struct tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_value *val);
 lm_status tpl_make_dict(struct tpl_rt *rt, tpl_value *out, int ns);
 
 /* Appends Python str(v) / repr(v). Undefined gives "". */

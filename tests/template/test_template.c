@@ -231,6 +231,18 @@ static void test_hostile_recursion(void **state) {
     expect_limit("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", NULL, NULL, "recursion too deep");
     expect_limit("{% macro f(n) %}{% set x %}{{ f(n) }}{% endset %}{% endmacro %}{{ f(1) }}", NULL, NULL,
                  "recursion too deep");
+    /* chains the parser reads iteratively are bounded when evaluated */
+    size_t n = 0, cap = 64 * 1024;
+    char *chain = malloc(cap);
+    n += (size_t)snprintf(chain, cap, "{%% filter upper");
+    for (int i = 0; i < 5000; i++) n += (size_t)snprintf(chain + n, cap - n, "|trim");
+    snprintf(chain + n, cap - n, " %%}x{%% endfilter %%}");
+    expect_limit(chain, NULL, NULL, "recursion too deep");
+    n = (size_t)snprintf(chain, cap, "{{ x");
+    for (int i = 0; i < 5000; i++) n += (size_t)snprintf(chain + n, cap - n, " ~ x");
+    snprintf(chain + n, cap - n, " }}");
+    expect_limit(chain, NULL, NULL, "recursion too deep");
+    free(chain);
 }
 
 static void test_hostile_loops(void **state) {
@@ -241,6 +253,10 @@ static void test_hostile_loops(void **state) {
     expect_limit("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", NULL, &o,
                  "too many loop iterations");
     expect_limit("{{ range(10**9)|length }}", NULL, NULL, "range too big");
+    /* quadratic builtins count their work too */
+    tpl_options_init(&o);
+    o.max_time_ms = 100;
+    expect_limit("{{ range(100000)|unique|list|length }}", NULL, &o, "took too long");
     /* with the step count out of the way, the clock stops it */
     tpl_options_init(&o);
     o.max_steps = UINT64_MAX;
@@ -300,6 +316,21 @@ static void test_hostile_source(void **state) {
     assert_non_null(strstr(err.msg, "limit is"));
     assert_null(t);
     free(src);
+    /* a near-limit template on one line with 40,000 distinct names compiles and runs in linear
+     * time (positions and symbols are not rescanned per token) */
+    size_t cap = 1 << 20, len = 0;
+    char *many = malloc(cap);
+    for (int i = 0; i < 40000; i++) len += (size_t)snprintf(many + len, cap - len, "{%% set v%d = %d %%}", i, i);
+    len += (size_t)snprintf(many + len, cap - len, "{{ v39999 }}");
+    lm_error e2;
+    err_clear(&e2);
+    assert_int_equal(tpl_compile(many, len, &t, &e2), LM_OK);
+    lm_buf out = {0};
+    assert_int_equal(tpl_render(t, NULL, NULL, &out, &e2), LM_OK);
+    assert_string_equal(out.data, "39999");
+    buf_fini(&out);
+    tpl_destroy(t);
+    free(many);
     /* a template without tags is fine */
     err_clear(&err);
     assert_int_equal(tpl_compile("plain", 5, &t, &err), LM_OK);
