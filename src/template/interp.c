@@ -95,12 +95,33 @@ static tpl_frame *frame_new(tpl_rt *rt, tpl_frame *parent) {
     return f;
 }
 
+#define FRAME_INDEX_AT 16 /* variables in one scope before it gets an index */
+
+/* Empties a scope for reuse (the next loop iteration). */
+static void frame_clear(tpl_frame *f) {
+    if (f->index)
+        for (uint32_t i = 0; i < f->n; i++) f->index[f->syms[i]] = 0;
+    f->n = 0;
+}
+
+/* Slot of `sym` in f, or -1. */
+static int64_t frame_find(const tpl_frame *f, uint32_t sym) {
+    if (f->index) return (int64_t)f->index[sym] - 1;
+    for (uint32_t i = f->n; i-- > 0;)
+        if (f->syms[i] == sym) return i;
+    return -1;
+}
+
 static lm_status frame_set(tpl_rt *rt, tpl_frame *f, uint32_t sym, const tpl_value *v) {
-    for (uint32_t i = 0; i < f->n; i++) {
-        if (f->syms[i] == sym) {
-            f->vals[i] = *v;
-            return LM_OK;
-        }
+    int64_t slot = frame_find(f, sym);
+    if (slot >= 0) {
+        f->vals[slot] = *v;
+        return LM_OK;
+    }
+    if (!f->index && f->n >= FRAME_INDEX_AT && rt->nsyms) { /* many variables: index them */
+        f->index = tpl_arena_zalloc(&rt->arena, rt->nsyms * sizeof *f->index);
+        if (!f->index) return tpl_rt_nomem(rt);
+        for (uint32_t i = 0; i < f->n; i++) f->index[f->syms[i]] = i + 1;
     }
     if (f->n == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
@@ -115,16 +136,16 @@ static lm_status frame_set(tpl_rt *rt, tpl_frame *f, uint32_t sym, const tpl_val
     f->syms[f->n] = sym;
     f->vals[f->n] = *v;
     f->n++;
+    if (f->index) f->index[sym] = f->n;
     return LM_OK;
 }
 
 static int scope_lookup(const tpl_frame *f, uint32_t sym, tpl_value *out) {
     for (; f; f = f->parent) {
-        for (uint32_t i = f->n; i-- > 0;) {
-            if (f->syms[i] == sym) {
-                *out = f->vals[i];
-                return 1;
-            }
+        int64_t slot = frame_find(f, sym);
+        if (slot >= 0) {
+            *out = f->vals[slot];
+            return 1;
         }
     }
     return 0;
@@ -990,7 +1011,7 @@ static lm_status run_loop(tpl_rt *rt, const tpl_node *n, const tpl_value *seq, t
         size_t k = 0;
         rt->scope = f;
         for (size_t i = 0; i < count && st == LM_OK; i++) {
-            f->n = 0;
+            frame_clear(f);
             tpl_value c;
             st = tpl_rt_step(rt);
             if (st == LM_OK) st = bind_target(rt, f, n->a, &items[i]);
@@ -1030,7 +1051,7 @@ static lm_status run_loop(tpl_rt *rt, const tpl_node *n, const tpl_value *seq, t
             f = frame_new(rt, outer);
             if (!f) { st = rt->err->code; break; }
         }
-        f->n = 0; /* each iteration starts with fresh local variables */
+        frame_clear(f); /* each iteration starts with fresh local variables */
         loop->index0 = i;
         st = frame_set(rt, f, TPL_SYM_LOOP, &loopv);
         if (st == LM_OK) st = bind_target(rt, f, n->a, &items[i]);

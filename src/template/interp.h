@@ -23,6 +23,7 @@ typedef struct tpl_frame {
     uint32_t n, cap;
     uint32_t *syms;
     tpl_value *vals;
+    uint32_t *index;           /* symbol -> slot + 1, built once a scope holds many variables */
     int captured;              /* a macro closes over it: never reuse it for another iteration */
 } tpl_frame;
 
@@ -36,6 +37,7 @@ typedef struct tpl_rt {
     int depth, max_depth;
     uint64_t steps, max_steps;
     uint32_t ticks;            /* evaluations since the clock was last read */
+    uint32_t nsyms;            /* symbols of the template (size of a frame index) */
     size_t max_output;         /* bytes of output, and of any one string */
     int64_t deadline_ms;       /* monotonic clock; 0: none */
     struct tm now;             /* strftime_now's clock */

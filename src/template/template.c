@@ -110,6 +110,7 @@ lm_status tpl_render(const tpl_template *t, json_t *context, const tpl_options *
     rt.err = err;
     rt.ctx = context;
     rt.max_depth = opt->max_depth > 0 ? opt->max_depth : 1;
+    rt.nsyms = t->syms.n;
     rt.max_steps = opt->max_steps;
     rt.max_output = opt->max_output;
     if (opt->now) { /* normalise the given wall time (fills weekday and day of year) */
