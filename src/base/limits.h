@@ -207,4 +207,22 @@
 #define LM_HTTP_CANCEL_WAIT_MS 2000
 #endif
 
+/* ---- tokenizer ---------------------------------------------------------------------------- */
+
+/* Bytes of text one tok_encode call accepts. Offsets inside a piece are 32-bit; 1 GiB is far
+ * beyond any context window and keeps every index in range. Raises LM_ERR_LIMIT. */
+#ifndef LM_TOK_MAX_TEXT_BYTES
+#define LM_TOK_MAX_TEXT_BYTES (1u << 30)
+#endif
+
+/* Tokens in one vocabulary (GGUF or tokenizer.json). The largest real ones have ~260k. */
+#ifndef LM_TOK_MAX_VOCAB
+#define LM_TOK_MAX_VOCAB (1 << 24)
+#endif
+
+/* Bytes of tokenizer.json read (after gunzip). Real ones reach ~35 MB (Gemma 3). */
+#ifndef LM_TOK_MAX_JSON_BYTES
+#define LM_TOK_MAX_JSON_BYTES (512u << 20)
+#endif
+
 #endif

@@ -23,21 +23,10 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/limits.h"
 #include "tokenizer/tokenizer.h"
 
-/* ---------------------------------------------------------------- limits
- * (kept here until they move to base/limits.h, which this module does not own) */
-
-/* Bytes of text one tok_encode call accepts. Offsets inside a piece are 32-bit; 1 GiB is far
- * beyond any context window and keeps every index in range. Raises LM_ERR_LIMIT. */
-#ifndef LM_TOK_MAX_TEXT_BYTES
-#define LM_TOK_MAX_TEXT_BYTES (1u << 30)
-#endif
-
-/* Tokens in one vocabulary (GGUF or tokenizer.json). The largest real ones have ~260k. */
-#ifndef LM_TOK_MAX_VOCAB
-#define LM_TOK_MAX_VOCAB (1 << 24)
-#endif
+/* Limits (LM_TOK_MAX_*) are in base/limits.h. */
 
 /* ---------------------------------------------------------------- UTF-8 helpers (tok_utf8.c) */
 

@@ -19,10 +19,6 @@
 #include "base/log.h"
 #include "tokenizer/tok_impl.h"
 
-/* Bytes of tokenizer.json we read (after gunzip). Real ones reach ~35 MB (Gemma 3). */
-#ifndef LM_TOK_MAX_JSON_BYTES
-#define LM_TOK_MAX_JSON_BYTES (512u << 20)
-#endif
 
 /* Nesting of Sequence steps in tokenizer.json. Real files use 1. */
 #define MAX_STEP_DEPTH 8
