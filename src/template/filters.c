@@ -533,8 +533,8 @@ static lm_status select_items(tpl_rt *rt, const tpl_value *in, tpl_args *args, t
     const tpl_value *test = args->npos > off ? &args->pos[off] : NULL;
     if (test && test->kind != TPL_STR) return tpl_rt_fail(rt, LM_ERR_INVALID, "%s: test name must be a string", what);
     tpl_args targs = *args;
-    targs.pos = args->pos + (args->npos > off ? off + 1 : args->npos);
     targs.npos = args->npos > off ? args->npos - off - 1 : 0;
+    targs.pos = targs.npos ? args->pos + off + 1 : NULL;
     tpl_value *items;
     size_t n;
     LM_TRY(tpl_iterate(rt, in, &items, &n));
@@ -689,7 +689,7 @@ static lm_status multi_keys(tpl_rt *rt, const tpl_value *attr, const tpl_value *
     *keys = tpl_rt_alloc(rt, (n ? n : 1) * sizeof **keys);
     if (!*keys) return rt->err->code;
     if (!given_not_none(attr)) {
-        memcpy(*keys, items, n * sizeof **keys);
+        if (n) memcpy(*keys, items, n * sizeof **keys);
         return LM_OK;
     }
     size_t nparts = 1;

@@ -324,7 +324,7 @@ lm_status tpl_iterate(tpl_rt *rt, const tpl_value *v, tpl_value **items, size_t 
     case TPL_UNDEFINED: return LM_OK;
     case TPL_LIST:
         if (v->u.list->error) return tpl_rt_fail(rt, v->u.list->error_code, "%s", v->u.list->error);
-        *items = v->u.list->items + v->u.list->pos;
+        *items = v->u.list->items ? v->u.list->items + v->u.list->pos : NULL;
         *n = v->u.list->n - v->u.list->pos;
         if (v->flags & TPL_F_GEN) v->u.list->pos = v->u.list->n; /* consumed */
         return LM_OK;
