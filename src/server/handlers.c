@@ -327,16 +327,9 @@ static void stream_produce(server_req *q) {
         }
     }
     if (!all_finished(q) || q->stream_end) return;
-    if (q->failed) {
-        oai_sse_append(&q->out, oai_error_body(oai_http_status(q->fail_err.code), q->fail_err.msg, "", NULL));
-    } else if (q->cancelled) {
-        oai_sse_append(&q->out, oai_error_body(503, "the server is shutting down; the request was cancelled", "",
-                                               "unavailable"));
-    } else if (q->oreq.include_usage) {
-        oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
-        oai_sse_append(&q->out, oai_chunk_usage(&q->meta, &u));
-    }
-    buf_append_str(&q->out, "data: [DONE]\n\n");
+    oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
+    oai_stream_end end = {q->failed ? &q->fail_err : NULL, q->cancelled, q->oreq.include_usage ? &u : NULL};
+    oai_sse_finish(&q->out, &q->meta, &end);
     q->stream_end = 1;
 }
 

@@ -208,6 +208,17 @@ json_t *oai_error_body(int http_status, const char *message, const char *param, 
 /* Appends one SSE event "data: <compact json>\n\n" and releases `j` (NULL appends nothing). */
 void oai_sse_append(lm_buf *out, json_t *j);
 
+/* How a stream ends, after every choice has finished. */
+typedef struct {
+    const lm_error *error;       /* generation failed: an error event (NULL: it did not) */
+    int cancelled;               /* cancelled by shutdown: an error event with code "unavailable" */
+    const oai_usage *usage;      /* stream_options.include_usage: the usage chunk (NULL: none) */
+} oai_stream_end;
+
+/* Appends the stream's last events: the error event (error or cancelled) or the usage chunk,
+ * then "data: [DONE]". */
+void oai_sse_finish(lm_buf *out, const oai_meta *m, const oai_stream_end *end);
+
 /* A string of bytes that may hold invalid UTF-8, with each invalid sequence replaced by U+FFFD. */
 json_t *oai_json_string_lossy(const char *s, size_t len);
 

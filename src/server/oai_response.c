@@ -294,3 +294,15 @@ void oai_sse_append(lm_buf *out, json_t *j) {
     buf_append_str(out, "\n\n");
     free(s);
 }
+
+void oai_sse_finish(lm_buf *out, const oai_meta *m, const oai_stream_end *end) {
+    if (end->error) {
+        oai_sse_append(out, oai_error_body(oai_http_status(end->error->code), end->error->msg, "", NULL));
+    } else if (end->cancelled) {
+        oai_sse_append(out, oai_error_body(503, "the server is shutting down; the request was cancelled", "",
+                                           "unavailable"));
+    } else if (end->usage) {
+        oai_sse_append(out, oai_chunk_usage(m, end->usage));
+    }
+    buf_append_str(out, "data: [DONE]\n\n");
+}

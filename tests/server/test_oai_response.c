@@ -251,6 +251,43 @@ static void test_sse_framing(void **state) {
     buf_fini(&out);
 }
 
+static void test_stream_endings(void **state) {
+    (void)state;
+    lm_buf out = {0};
+    oai_usage u = {2, 3};
+    oai_stream_end ok = {NULL, 0, &u};
+    oai_sse_finish(&out, &chat_meta, &ok);
+    json_t *ev = json_loadb(out.data + 6, (size_t)(strchr(out.data, '\n') - out.data) - 6, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "usage"), "total_tokens")), 5);
+    json_decref(ev);
+    assert_non_null(strstr(buf_cstr(&out), "\n\ndata: [DONE]\n\n"));
+
+    /* an error after the stream began: an error event, then [DONE]; no usage */
+    buf_reset(&out);
+    lm_error e;
+    err_clear(&e);
+    err_set(&e, LM_ERR_NOMEM, "out of KV cache");
+    oai_stream_end failed = {&e, 0, &u};
+    oai_sse_finish(&out, &chat_meta, &failed);
+    ev = json_loadb(out.data + 6, (size_t)(strchr(out.data, '\n') - out.data) - 6, 0, NULL);
+    json_t *err = json_object_get(ev, "error");
+    assert_string_equal(json_string_value(json_object_get(err, "message")), "out of KV cache");
+    assert_string_equal(json_string_value(json_object_get(err, "type")), "server_error");
+    assert_null(json_object_get(ev, "usage"));
+    json_decref(ev);
+    assert_true(strcmp(buf_cstr(&out) + out.len - 14, "data: [DONE]\n\n") == 0);
+
+    buf_reset(&out);
+    oai_stream_end cancelled = {NULL, 1, NULL};
+    oai_sse_finish(&out, &comp_meta, &cancelled);
+    assert_non_null(strstr(buf_cstr(&out), "\"code\":\"unavailable\""));
+    buf_reset(&out);
+    oai_stream_end plain = {NULL, 0, NULL};
+    oai_sse_finish(&out, &comp_meta, &plain);
+    assert_string_equal(buf_cstr(&out), "data: [DONE]\n\n");
+    buf_fini(&out);
+}
+
 static void test_ids(void **state) {
     (void)state;
     char a[64], b[64];
@@ -280,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_lossy_strings),
         cmocka_unit_test(test_errors_and_status),
         cmocka_unit_test(test_sse_framing),
+        cmocka_unit_test(test_stream_endings),
         cmocka_unit_test(test_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
