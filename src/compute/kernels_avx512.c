@@ -6,7 +6,12 @@
  * in summation order. One body per type serves both the single dot and the multi-vector dotn:
  * it takes nx (1..KERN_DOTN_MAX) as a parameter and is inlined with nx constant, so the weights
  * are decoded once per row for all vectors. Independent accumulator chains (acc[k]) hide FMA
- * latency when nx is 1. */
+ * latency when nx is 1.
+ *
+ * 4- and 5-bit weights are dequantized by table lookup: per block (or sub-block) a vector holds
+ * the f32 value of each of the 16 (32) codes, computed as the reference computes a weight, and
+ * vpermps picks 16 weights at once from their codes (it reads only the low 4 bits of each index,
+ * vpermt2ps the low 5), replacing a convert and a multiply-add per 16 weights. */
 #include "compute/kernels_impl.h"
 #include "compute/quant.h"
 
@@ -94,38 +99,61 @@ FLOAT_IMPL(bf16, ld_bf16, ldm_bf16)
 
 /* ---- int4 family: Q4_0, I4_G32/64/128, I4_CH (nibble chunks, quant.h) ------------------------ */
 
-/* One chunk: 32 weights (n - 8) * d as two vectors; m8d = -8 d makes it one FMA per vector,
- * rounded once like the reference's (n - 8) * d. */
-T512 INL void i4_chunk(const uint8_t *qs, __m512 dv, __m512 m8d, __m512 *w0, __m512 *w1) {
-    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs));
-    *w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(15))), dv, m8d);
-    *w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4)), dv, m8d);
+/* Codes 0..15 as floats, and 0..15 minus 8 (the int4 value of a stored nibble). */
+T512 INL __m512 iota16(void) {
+    return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+T512 INL __m512 iota16_m8(void) {
+    return _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
 }
 
-/* One chunk c of a row of groups of g weights with an f16 scale first, into chains a0, a1. */
-T512 INL void i4g_chunk(const uint8_t *base, int64_t c, const int g, const float *x, size_t xs,
-                        int nx, __m512 *a0, __m512 *a1) {
-    const int cpb = g / 32; /* chunks per block */
-    const uint8_t *blk = base + (size_t)(c / cpb) * (2 + (size_t)g / 2);
+/* One nibble chunk (32 weights) through the table of its block: weights 0..15 from the low
+ * nibbles, 16..31 from the high ones (vpermps ignores index bits above 3). */
+T512 INL void i4_chunk(const uint8_t *qs, __m512 table, __m512 *w0, __m512 *w1) {
+    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs));
+    *w0 = _mm512_permutexvar_ps(v, table);
+    *w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+}
+
+/* Chunk k of a block of g weights (f16 scale first) through the block's table, into chains
+ * a0, a1. table[code] = (code - 8) * d, the reference's weight. */
+T512 INL void i4g_chunk(const uint8_t *blk, int k, __m512 table, const float *x, size_t xs, int nx,
+                        __m512 *a0, __m512 *a1) {
+    __m512 w0, w1;
+    i4_chunk(blk + 2 + 16 * k, table, &w0, &w1);
+    acc_fma(a0, w0, x + 32 * k, xs, nx);
+    acc_fma(a1, w1, x + 32 * k + 16, xs, nx);
+}
+
+T512 INL __m512 i4g_table(const uint8_t *blk) {
     uint16_t d16;
     memcpy(&d16, blk, 2);
-    __m512 dv = f16s(d16), m8d = _mm512_mul_ps(dv, _mm512_set1_ps(-8.0f)), w0, w1;
-    i4_chunk(blk + 2 + 16 * (c % cpb), dv, m8d, &w0, &w1);
-    acc_fma(a0, w0, x + 32 * c, xs, nx);
-    acc_fma(a1, w1, x + 32 * c + 16, xs, nx);
+    return _mm512_mul_ps(iota16_m8(), f16s(d16));
 }
 
-/* Q4_0 and I4_G32 are g = 32. Chunks alternate between two pairs of chains. */
+/* Rows of blocks of g weights; Q4_0 and I4_G32 are g = 32. Chunks alternate between two pairs of
+ * chains (for g = 32, pairs of blocks). */
 T512 INL void i4g_impl(int64_t n, const void *w, const float *x, size_t xs, int nx, float *out,
                        const int g) {
+    const int cpb = g / 32;              /* chunks per block */
+    const size_t bb = 2 + (size_t)g / 2; /* bytes per block */
+    const uint8_t *base = w;
     accs a;
     acc_zero(a, nx);
-    int64_t nc = n / 32, c = 0;
-    for (; c + 2 <= nc; c += 2) {
-        i4g_chunk(w, c, g, x, xs, nx, a[0], a[1]);
-        i4g_chunk(w, c + 1, g, x, xs, nx, a[2], a[3]);
+    int64_t nb = n / g, ib = 0;
+    if (cpb == 1) {
+        for (; ib + 2 <= nb; ib += 2) {
+            const uint8_t *b0 = base + (size_t)ib * bb, *b1 = b0 + bb;
+            i4g_chunk(b0, 0, i4g_table(b0), x + 32 * ib, xs, nx, a[0], a[1]);
+            i4g_chunk(b1, 0, i4g_table(b1), x + 32 * ib + 32, xs, nx, a[2], a[3]);
+        }
     }
-    if (c < nc) i4g_chunk(w, c, g, x, xs, nx, a[0], a[1]);
+    for (; ib < nb; ib++) {
+        const uint8_t *b = base + (size_t)ib * bb;
+        __m512 table = i4g_table(b);
+        for (int k = 0; k < cpb; k++)
+            i4g_chunk(b, k, table, x + (size_t)g * ib, xs, nx, a[2 * (k & 1)], a[2 * (k & 1) + 1]);
+    }
     acc_out(a, nx, 1.0f, out);
 }
 T512 INL void q4_0_impl(int64_t n, const void *w, const float *x, size_t xs, int nx, float *out) {
@@ -139,11 +167,11 @@ T512 INL void i4_g128_impl(int64_t n, const void *w, const float *x, size_t xs, 
     i4g_impl(n, w, x, xs, nx, out, 128);
 }
 
-/* Channel-wise: sum (n - 8) * x over the row, times the row's scale at the end. */
-T512 INL void i4_ch_chunk(const uint8_t *qs, int64_t c, const float *x, size_t xs, int nx,
-                          __m512 *a0, __m512 *a1) {
+/* Channel-wise: one table for the whole row. */
+T512 INL void i4_ch_chunk(const uint8_t *qs, int64_t c, __m512 table, const float *x, size_t xs,
+                          int nx, __m512 *a0, __m512 *a1) {
     __m512 w0, w1;
-    i4_chunk(qs + 16 * c, _mm512_set1_ps(1.0f), _mm512_set1_ps(-8.0f), &w0, &w1);
+    i4_chunk(qs + 16 * c, table, &w0, &w1);
     acc_fma(a0, w0, x + 32 * c, xs, nx);
     acc_fma(a1, w1, x + 32 * c + 16, xs, nx);
 }
@@ -152,15 +180,16 @@ T512 INL void i4_ch_impl(int64_t n, const void *w, const float *x, size_t xs, in
     float d;
     memcpy(&d, w, sizeof d);
     const uint8_t *qs = (const uint8_t *)w + sizeof(quant_row_header);
+    __m512 table = _mm512_mul_ps(iota16_m8(), _mm512_set1_ps(d));
     accs a;
     acc_zero(a, nx);
     int64_t nc = n / 32, c = 0;
     for (; c + 2 <= nc; c += 2) {
-        i4_ch_chunk(qs, c, x, xs, nx, a[0], a[1]);
-        i4_ch_chunk(qs, c + 1, x, xs, nx, a[2], a[3]);
+        i4_ch_chunk(qs, c, table, x, xs, nx, a[0], a[1]);
+        i4_ch_chunk(qs, c + 1, table, x, xs, nx, a[2], a[3]);
     }
-    if (c < nc) i4_ch_chunk(qs, c, x, xs, nx, a[0], a[1]);
-    acc_out(a, nx, d, out);
+    if (c < nc) i4_ch_chunk(qs, c, table, x, xs, nx, a[0], a[1]);
+    acc_out(a, nx, 1.0f, out);
 }
 
 /* ---- int8 family: Q8_0, I8_CH ------------------------------------------------------------- */
@@ -211,8 +240,8 @@ T512 INL void i8_ch_impl(int64_t n, const void *w, const float *x, size_t xs, in
 T512 INL void q4_1_blk(const void *w, int64_t ib, const float *x, size_t xs, int nx, __m512 *a0,
                        __m512 *a1) {
     const quant_block_q4_1 *b = (const quant_block_q4_1 *)w + ib;
-    __m512 w0, w1;
-    i4_chunk(b->qs, f16s(b->d), f16s(b->m), &w0, &w1); /* q * d + m */
+    __m512 w0, w1; /* table[k] = k * d + m */
+    i4_chunk(b->qs, _mm512_add_ps(_mm512_mul_ps(iota16(), f16s(b->d)), f16s(b->m)), &w0, &w1);
     acc_fma(a0, w0, x + 32 * ib, xs, nx);
     acc_fma(a1, w1, x + 32 * ib + 16, xs, nx);
 }
@@ -220,25 +249,32 @@ T512 INL void q4_1_impl(int64_t n, const void *w, const float *x, size_t xs, int
     BLOCKS32(q4_1_blk);
 }
 
-/* 5-bit values: low nibbles from qs, the 5th bit from the mask of qh (bit j = weight j). */
-T512 INL void q5_vals(const uint8_t *qs, const uint8_t *qh_bytes, __m512 *q0, __m512 *q1) {
+/* 5-bit codes of a Q5_0/Q5_1 block: low nibbles from qs, the 5th bit from the mask of qh (bit j
+ * = weight j). */
+T512 INL void q5_codes(const uint8_t *qs, const uint8_t *qh_bytes, __m512i *c0, __m512i *c1) {
     uint32_t qh;
     memcpy(&qh, qh_bytes, 4);
     __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs)), s16 = _mm512_set1_epi32(16);
     __m512i lo = _mm512_and_si512(v, _mm512_set1_epi32(15)), hi = _mm512_srli_epi32(v, 4);
-    lo = _mm512_mask_or_epi32(lo, (__mmask16)(qh & 0xffff), lo, s16);
-    hi = _mm512_mask_or_epi32(hi, (__mmask16)(qh >> 16), hi, s16);
-    *q0 = _mm512_cvtepi32_ps(lo);
-    *q1 = _mm512_cvtepi32_ps(hi);
+    *c0 = _mm512_mask_or_epi32(lo, (__mmask16)(qh & 0xffff), lo, s16);
+    *c1 = _mm512_mask_or_epi32(hi, (__mmask16)(qh >> 16), hi, s16);
+}
+
+/* 32-entry table lookup: t0 holds codes 0..15, t1 codes 16..31 (vpermt2ps reads 5 index bits). */
+T512 INL __m512 lut32(__m512i code, __m512 t0, __m512 t1) {
+    return _mm512_permutex2var_ps(t0, code, t1);
 }
 
 T512 INL void q5_0_blk(const void *w, int64_t ib, const float *x, size_t xs, int nx, __m512 *a0,
                        __m512 *a1) {
     const quant_block_q5_0 *b = (const quant_block_q5_0 *)w + ib;
-    __m512 dv = f16s(b->d), m16d = _mm512_mul_ps(dv, _mm512_set1_ps(-16.0f)), q0, q1;
-    q5_vals(b->qs, b->qh, &q0, &q1);
-    acc_fma(a0, _mm512_fmadd_ps(q0, dv, m16d), x + 32 * ib, xs, nx);
-    acc_fma(a1, _mm512_fmadd_ps(q1, dv, m16d), x + 32 * ib + 16, xs, nx);
+    __m512 dv = f16s(b->d); /* table: (k - 16) * d */
+    __m512 t0 = _mm512_mul_ps(_mm512_sub_ps(iota16(), _mm512_set1_ps(16.0f)), dv);
+    __m512 t1 = _mm512_mul_ps(iota16(), dv);
+    __m512i c0, c1;
+    q5_codes(b->qs, b->qh, &c0, &c1);
+    acc_fma(a0, lut32(c0, t0, t1), x + 32 * ib, xs, nx);
+    acc_fma(a1, lut32(c1, t0, t1), x + 32 * ib + 16, xs, nx);
 }
 T512 INL void q5_0_impl(int64_t n, const void *w, const float *x, size_t xs, int nx, float *out) {
     BLOCKS32(q5_0_blk);
@@ -247,10 +283,13 @@ T512 INL void q5_0_impl(int64_t n, const void *w, const float *x, size_t xs, int
 T512 INL void q5_1_blk(const void *w, int64_t ib, const float *x, size_t xs, int nx, __m512 *a0,
                        __m512 *a1) {
     const quant_block_q5_1 *b = (const quant_block_q5_1 *)w + ib;
-    __m512 dv = f16s(b->d), mv = f16s(b->m), q0, q1;
-    q5_vals(b->qs, b->qh, &q0, &q1);
-    acc_fma(a0, _mm512_fmadd_ps(q0, dv, mv), x + 32 * ib, xs, nx);
-    acc_fma(a1, _mm512_fmadd_ps(q1, dv, mv), x + 32 * ib + 16, xs, nx);
+    __m512 dv = f16s(b->d), mv = f16s(b->m); /* table: k * d + m */
+    __m512 t0 = _mm512_add_ps(_mm512_mul_ps(iota16(), dv), mv);
+    __m512 t1 = _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(iota16(), _mm512_set1_ps(16.0f)), dv), mv);
+    __m512i c0, c1;
+    q5_codes(b->qs, b->qh, &c0, &c1);
+    acc_fma(a0, lut32(c0, t0, t1), x + 32 * ib, xs, nx);
+    acc_fma(a1, lut32(c1, t0, t1), x + 32 * ib + 16, xs, nx);
 }
 T512 INL void q5_1_impl(int64_t n, const void *w, const float *x, size_t xs, int nx, float *out) {
     BLOCKS32(q5_1_blk);
@@ -260,7 +299,6 @@ T512 INL void q5_1_impl(int64_t n, const void *w, const float *x, size_t xs, int
 
 T512 INL void q4_K_impl(int64_t n, const void *w, const float *x, size_t xs, int nx, float *out) {
     const quant_block_q4_K *blk = w;
-    __m512i m15 = _mm512_set1_epi32(15);
     accs a;
     acc_zero(a, nx);
     for (int64_t ib = 0; ib < n / 256; ib++, x += 256) {
@@ -269,16 +307,17 @@ T512 INL void q4_K_impl(int64_t n, const void *w, const float *x, size_t xs, int
         float dsc[8], dm[8];
         kern_k4_scales(b->scales, d, dmin, dsc, dm);
         for (int c = 0; c < 4; c++) {
-            __m512 d0 = _mm512_set1_ps(dsc[2 * c]), mm0 = _mm512_set1_ps(dm[2 * c]);
-            __m512 d1 = _mm512_set1_ps(dsc[2 * c + 1]), mm1 = _mm512_set1_ps(dm[2 * c + 1]);
+            /* tables of the two sub-blocks: (d*sc) * k - dmin*m, as the reference rounds it */
+            __m512 t0 = _mm512_sub_ps(_mm512_mul_ps(iota16(), _mm512_set1_ps(dsc[2 * c])), _mm512_set1_ps(dm[2 * c]));
+            __m512 t1 = _mm512_sub_ps(_mm512_mul_ps(iota16(), _mm512_set1_ps(dsc[2 * c + 1])), _mm512_set1_ps(dm[2 * c + 1]));
             const uint8_t *q = b->qs + 32 * c;
             __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
             __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
             const float *xc = x + 64 * c;
-            acc_fma(a[0], _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v0, m15)), d0, mm0), xc, xs, nx);
-            acc_fma(a[1], _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v1, m15)), d0, mm0), xc + 16, xs, nx);
-            acc_fma(a[2], _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v0, 4)), d1, mm1), xc + 32, xs, nx);
-            acc_fma(a[3], _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v1, 4)), d1, mm1), xc + 48, xs, nx);
+            acc_fma(a[0], _mm512_permutexvar_ps(v0, t0), xc, xs, nx);
+            acc_fma(a[1], _mm512_permutexvar_ps(v1, t0), xc + 16, xs, nx);
+            acc_fma(a[2], _mm512_permutexvar_ps(_mm512_srli_epi32(v0, 4), t1), xc + 32, xs, nx);
+            acc_fma(a[3], _mm512_permutexvar_ps(_mm512_srli_epi32(v1, 4), t1), xc + 48, xs, nx);
         }
     }
     acc_out(a, nx, 1.0f, out);
@@ -298,8 +337,12 @@ T512 INL void q5_K_impl(int64_t n, const void *w, const float *x, size_t xs, int
         float dsc[8], dm[8];
         kern_k4_scales(b->scales, d, dmin, dsc, dm);
         for (int c = 0; c < 4; c++) {
+            /* 32-entry tables of the two sub-blocks: (d*sc) * k - dmin*m */
             __m512 d0 = _mm512_set1_ps(dsc[2 * c]), mm0 = _mm512_set1_ps(dm[2 * c]);
             __m512 d1 = _mm512_set1_ps(dsc[2 * c + 1]), mm1 = _mm512_set1_ps(dm[2 * c + 1]);
+            __m512 k16 = _mm512_add_ps(iota16(), _mm512_set1_ps(16.0f));
+            __m512 t00 = _mm512_sub_ps(_mm512_mul_ps(iota16(), d0), mm0), t01 = _mm512_sub_ps(_mm512_mul_ps(k16, d0), mm0);
+            __m512 t10 = _mm512_sub_ps(_mm512_mul_ps(iota16(), d1), mm1), t11 = _mm512_sub_ps(_mm512_mul_ps(k16, d1), mm1);
             const uint8_t *q = b->qs + 32 * c;
             __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
             __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
@@ -310,10 +353,10 @@ T512 INL void q5_K_impl(int64_t n, const void *w, const float *x, size_t xs, int
             h0 = _mm512_srli_epi32(h0, 2);
             h1 = _mm512_srli_epi32(h1, 2);
             const float *xc = x + 64 * c;
-            acc_fma(a[0], _mm512_fmsub_ps(_mm512_cvtepi32_ps(l0), d0, mm0), xc, xs, nx);
-            acc_fma(a[1], _mm512_fmsub_ps(_mm512_cvtepi32_ps(l1), d0, mm0), xc + 16, xs, nx);
-            acc_fma(a[2], _mm512_fmsub_ps(_mm512_cvtepi32_ps(u0), d1, mm1), xc + 32, xs, nx);
-            acc_fma(a[3], _mm512_fmsub_ps(_mm512_cvtepi32_ps(u1), d1, mm1), xc + 48, xs, nx);
+            acc_fma(a[0], lut32(l0, t00, t01), xc, xs, nx);
+            acc_fma(a[1], lut32(l1, t00, t01), xc + 16, xs, nx);
+            acc_fma(a[2], lut32(u0, t10, t11), xc + 32, xs, nx);
+            acc_fma(a[3], lut32(u1, t10, t11), xc + 48, xs, nx);
         }
     }
     acc_out(a, nx, 1.0f, out);
