@@ -1,10 +1,11 @@
 /* bench/kernels.c — matrix-vector kernels against the memory-bandwidth roofline.
  *
- * Measures the machine's read bandwidth (a 1 GiB buffer summed by 1 and 2 threads, with AVX2
- * where the CPU has it so the sum is not the limit), then, for
+ * Measures the machine's read bandwidth (a 1 GiB buffer summed by 1 and 2 threads, with the
+ * widest SIMD the CPU has so the sum is not the limit), then, for
  * every weight type and every kernel set this CPU runs, a rows x cols matrix-vector product
  * (default 4096 x 4096) with 1 and 2 threads. Weights are streamed from memory, not cache: the
- * product cycles through enough copies of the matrix to exceed 256 MiB. Prints a markdown table:
+ * product cycles through enough copies of the matrix to exceed 1 GiB, as large as the bandwidth
+ * buffer and 32 times a 32 MiB L3, so few reads hit a cache. Prints a markdown table:
  * GB/s of weight bytes read and the fraction of the measured bandwidth of the same thread count.
  * Also times the batched product (kern_matmul, 8 vectors) with 2 threads, as vectors per second
  * relative to 8 separate matrix-vector products.
@@ -64,8 +65,8 @@ typedef struct {
     _Atomic uint64_t sink; /* keeps the reads alive */
 } bw_job;
 
-/* Sums words [w0, w1) (w1 - w0 a multiple of 16). The AVX2 loop keeps 4 vector sums going so
- * one core reads as fast as memory delivers rather than as fast as it adds. */
+/* Sums words [w0, w1) (w1 - w0 a multiple of 16). The SIMD loops keep several vector sums going
+ * so one core reads as fast as memory delivers rather than as fast as it adds. */
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *p, size_t w0, size_t w1) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
@@ -79,6 +80,20 @@ __attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *p, size
     uint64_t t[4];
     _mm256_storeu_si256((__m256i *)t, a0);
     return t[0] + t[1] + t[2] + t[3];
+}
+
+__attribute__((target("avx512f"))) static uint64_t sum_avx512(const uint64_t *p, size_t w0, size_t w1) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = w0;
+    for (; i + 32 <= w1; i += 32) {
+        a0 = _mm512_add_epi64(a0, _mm512_loadu_si512((const void *)(p + i)));
+        a1 = _mm512_add_epi64(a1, _mm512_loadu_si512((const void *)(p + i + 8)));
+        a2 = _mm512_add_epi64(a2, _mm512_loadu_si512((const void *)(p + i + 16)));
+        a3 = _mm512_add_epi64(a3, _mm512_loadu_si512((const void *)(p + i + 24)));
+    }
+    for (; i < w1; i += 8) a0 = _mm512_add_epi64(a0, _mm512_loadu_si512((const void *)(p + i)));
+    a0 = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
+    return (uint64_t)_mm512_reduce_add_epi64(a0);
 }
 #endif
 
@@ -99,7 +114,9 @@ static void bw_task(void *ctx, int ith, int nth) {
     size_t w1 = j->words * (size_t)(ith + 1) / (size_t)nth / 16 * 16;
     uint64_t s;
 #if defined(__x86_64__)
-    if (cpu_features_get()->avx2)
+    if (cpu_features_get()->avx512f)
+        s = sum_avx512(j->buf, w0, w1);
+    else if (cpu_features_get()->avx2)
         s = sum_avx2(j->buf, w0, w1);
     else
 #endif
@@ -235,7 +252,7 @@ int main(int argc, char **argv) {
     double bw[2];
     {
         size_t bytes = (size_t)bw_mib << 20;
-        uint64_t *buf = malloc(bytes);
+        uint64_t *buf = aligned_alloc(4096, bytes); /* no load straddles two cache lines */
         if (!buf) {
             fprintf(stderr, "cannot allocate %ld MiB\n", bw_mib);
             return 1;
@@ -245,7 +262,7 @@ int main(int argc, char **argv) {
         atomic_init(&job.sink, 0);
         for (int t = 0; t < 2; t++) {
             bw_run_arg a = {pools[t], &job};
-            bw[t] = (double)bytes / time_median(bw_run, &a, 3, 0.5) / 1e9;
+            bw[t] = (double)bytes / time_median(bw_run, &a, 5, 0.5) / 1e9;
         }
         printf("memory read bandwidth (%ld MiB buffer): %.1f GB/s with 1 thread, %.1f GB/s with 2 "
                "threads (checksum %llx)\n\n", bw_mib, bw[0], bw[1],
@@ -267,7 +284,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < cols * 8; i++) x[i] = frand();
 
     printf("%lld x %lld matrix-vector product, weights streamed from memory (copies cycled through "
-           ">= 256 MiB); GB/s = weight bytes / time; %% = of the measured bandwidth with the same "
+           ">= 1 GiB); GB/s = weight bytes / time; %% = of the measured bandwidth with the same "
            "threads. b=8: kern_matmul of 8 vectors, 2 threads, speed-up over 8 matrix-vector "
            "products.\n\n", (long long)rows, (long long)cols);
     printf("| type | bits/weight | set | own kernel | 1 thread GB/s | %% of 1-thread BW | 2 threads GB/s | "
@@ -278,7 +295,7 @@ int main(int argc, char **argv) {
         if (!in_list(types_arg, quant_type_name(t))) continue;
         size_t rb = quant_row_bytes(t, cols);
         size_t mat = rb * (size_t)rows;
-        int n_copies = (int)((256u << 20) / mat) + 1;
+        int n_copies = (int)((1u << 30) / mat) + 1;
         unsigned char *w = malloc(mat * (size_t)n_copies);
         if (!w || fill_matrix(t, w, rb, rows, cols) != 0) {
             fprintf(stderr, "cannot build %s weights\n", quant_type_name(t));
