@@ -12,6 +12,7 @@
 #include "repo/config.h"
 #include "repo/manage.h"
 #include "repo/pull.h"
+#include "repo/reload.h"
 #include "server/server.h"
 
 typedef struct {
@@ -28,10 +29,42 @@ static const subcommand subcommands[] = {
     {"export", cmd_export},
 };
 
+static server_config http_config(const cli_server_opts *o) {
+    server_config http = {
+        .bind_address = o->rest_bind_address,
+        .port = o->rest_port ? (int)o->rest_port : 8000,
+        .workers = (int)o->rest_workers,
+    };
+    return http;
+}
+
+/* --source_model without --pull: the model is pulled in the background while the server answers
+ * liveness and status, then served (repo/reload.h's fetcher). */
+static int serve_source(const cli_server_opts *o) {
+    if (o->task > 0) {
+        fprintf(stderr, "lmserve: --task: only text_generation is supported\n");
+        return CLI_EXIT_UNSUPPORTED;
+    }
+    repo_fetcher *f = NULL;
+    lm_error err;
+    err_clear(&err);
+    lm_status s = repo_fetcher_create(o, &f, &err);
+    if (s != LM_OK) {
+        fprintf(stderr, "lmserve: %s\n", err.msg);
+        return cli_exit_code(s);
+    }
+    server_config http = http_config(o);
+    http.manager = repo_fetcher_manager(f);
+    int code = server_run(&http, NULL, 0);
+    repo_fetcher_destroy(f);
+    return code;
+}
+
 /* Serves what the flags name (repo_from_flags: --config_path's models, or --model_path as
  * --model_name), or with no model flags the bundled demo model as "demo", on --rest_port (0, the
  * OVMS default meaning "REST off", serves on 8000: lmserve has no gRPC, so REST is all there is). */
 static int serve(const cli_server_opts *o) {
+    if (o->source_model && !o->config_path && !o->model_path) return serve_source(o);
     repo_config rc = {0};
     lm_error err;
     err_clear(&err);
@@ -47,6 +80,7 @@ static int serve(const cli_server_opts *o) {
     registry_model *models = calloc(n, sizeof *models);
     char demo[4096];
     int code = CLI_EXIT_FAILURE;
+    repo_reloader *rl = NULL; /* --config_path: reloaded on change and on request */
     if (!models) {
         fprintf(stderr, "lmserve: out of memory\n");
         goto done;
@@ -65,19 +99,18 @@ static int serve(const cli_server_opts *o) {
         c->cache_size_gb = (double)o->cache_size;
         c->enable_prefix_caching = o->enable_prefix_caching;
     }
-    for (size_t i = 0; i < rc.n_models; i++) {
-        const repo_model *m = &rc.models[i];
-        models[i].cfg = m->cfg;
-        models[i].max_tokens_limit = m->max_tokens_limit > 0 && m->max_tokens_limit <= INT32_MAX ? (int)m->max_tokens_limit : 0;
-        models[i].best_of_limit = m->best_of_limit > 0 && m->best_of_limit <= INT32_MAX ? (int)m->best_of_limit : 0;
+    for (size_t i = 0; i < rc.n_models; i++) repo_model_to_registry(&rc.models[i], &models[i]);
+    server_config http = http_config(o);
+    if (o->config_path) {
+        if (repo_reloader_create(o->config_path, (int)o->file_system_poll_wait_seconds, &rl, &err) != LM_OK) {
+            fprintf(stderr, "lmserve: %s\n", err.msg);
+            goto done;
+        }
+        http.manager = repo_reloader_manager(rl);
     }
-    server_config http = {
-        .bind_address = o->rest_bind_address,
-        .port = o->rest_port ? (int)o->rest_port : 8000,
-        .workers = (int)o->rest_workers,
-    };
     code = server_run(&http, models, n);
 done:
+    repo_reloader_destroy(rl);
     free(models);
     repo_config_fini(&rc);
     return code;

@@ -194,6 +194,7 @@ static lm_status check_table(const cli_command *cmd, lm_error *err) {
 static lm_status apply_defaults(const cli_command *cmd, void *opts, lm_error *err) {
     for (size_t i = 0; i < cmd->n_flags; i++) {
         const cli_flag *f = &cmd->flags[i];
+        if (!f->def && f->kind == CLI_ENUM) *(int *)((char *)opts + f->offset) = -1; /* not given */
         if (!f->def) continue;
         lm_error e;
         err_clear(&e);
@@ -399,6 +400,10 @@ static const cli_flag server_flags[] = {
 
     {.name = "config_path", .kind = CLI_STRING, SRV(config_path), .metavar = "PATH",
      .group = "Models", .help = "config.json listing the models to serve", .implemented = true},
+    {.name = "file_system_poll_wait_seconds", .kind = CLI_INT, SRV(file_system_poll_wait_seconds),
+     .min = 0, .max = 86400, .def = "1", .metavar = "SECONDS",
+     .help = "how often --config_path (and its graphs) is checked for changes, which are then "
+             "applied while serving; 0: only POST /v1/config/reload applies them", .implemented = true},
     {.name = "model_path", .kind = CLI_STRING, SRV(model_path), .metavar = "PATH",
      .help = "model to serve (or to add to the config)", .implemented = true},
     {.name = "model_name", .kind = CLI_STRING, SRV(model_name), .metavar = "NAME",
@@ -411,12 +416,17 @@ static const cli_flag server_flags[] = {
     {.name = "pull", .kind = CLI_SWITCH, SRV(pull), .group = "Pulling and configuration",
      .help = "download --source_model into --model_repository_path", .implemented = true},
     {.name = "source_model", .kind = CLI_STRING, SRV(source_model), .metavar = "ORG/NAME",
-     .help = "Hugging Face model id to pull"},
+     .help = "Hugging Face model id to pull (without --pull: pull it, then serve it)",
+     .implemented = true},
     {.name = "model_repository_path", .kind = CLI_STRING, SRV(model_repository_path),
      .metavar = "PATH", .help = "folder that holds pulled models", .implemented = true},
+    {.name = "gguf_filename", .kind = CLI_STRING, SRV(gguf_filename), .metavar = "FILE",
+     .help = "the GGUF file to pull from a repository that has several (a split file's first "
+             "part brings every part)", .implemented = true},
     {.name = "task", .kind = CLI_ENUM, SRV(task),
-     .choices = "text_generation|embeddings|rerank|image_generation", .def = "text_generation",
-     .metavar = "TASK", .help = "what the pulled model is served for"},
+     .choices = "text_generation|embeddings|rerank|image_generation", .metavar = "TASK",
+     .help = "what the pulled model is served for (default: inferred from the repository; "
+             "lmserve serves text_generation)", .implemented = true},
     {.name = "overwrite_models", .kind = CLI_SWITCH, SRV(overwrite_models),
      .help = "replace a model that is already in the repository", .implemented = true},
     {.name = "add_to_config", .kind = CLI_SWITCH, SRV(add_to_config),
@@ -440,6 +450,15 @@ static const cli_flag server_flags[] = {
      .help = "parser for tool calls in model output (e.g. hermes3, llama3, qwen3coder)"},
     {.name = "reasoning_parser", .kind = CLI_STRING, SRV(reasoning_parser), .metavar = "NAME",
      .help = "parser that separates reasoning from the answer (e.g. qwen3)"},
+    {.name = "max_num_batched_tokens", .kind = CLI_INT, SRV(max_num_batched_tokens), .min = 1,
+     .max = 1 << 24, .metavar = "TOKENS",
+     .help = "most tokens in one scheduler step (written to the graph by --pull)", .implemented = true},
+    {.name = "dynamic_split_fuse", .kind = CLI_BOOL, SRV(dynamic_split_fuse), .def = "true",
+     .help = "split long prompts across scheduler steps (written to the graph by --pull)",
+     .implemented = true},
+    {.name = "plugin_config", .kind = CLI_STRING, SRV(plugin_config), .metavar = "JSON",
+     .help = "device plugin options as a JSON object, e.g. {\"KV_CACHE_PRECISION\":\"u8\"} "
+             "(written to the graph by --pull)", .implemented = true},
 
     {.name = "help", .kind = CLI_SWITCH, SRV(help), .group = "Other",
      .help = "show this help and exit", .implemented = true},

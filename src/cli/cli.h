@@ -97,7 +97,8 @@ typedef struct {
     const char *choices; /* CLI_ENUM allowed words, '|'-separated */
     const char *metavar; /* placeholder shown in help ("PORT"); NULL: derived from the kind */
     const char *def;     /* default as text, parsed like a user value and applied before argv;
-                          * NULL: field left zero (false, 0, NULL, index 0) */
+                          * NULL: field left zero (false, 0, NULL), or -1 for CLI_ENUM (no
+                          * word given) */
     const char *help;    /* one line for --help */
     const char *group;   /* help heading; NULL continues the previous row's group */
     bool required;       /* parse fails when the flag is absent */
@@ -162,6 +163,7 @@ typedef struct {
     int log_level;               /* a log_level value (TRACE..ERROR share the enum's order) */
     /* models */
     const char *config_path;
+    int64_t file_system_poll_wait_seconds; /* 0: config.json is not watched */
     const char *model_path;
     const char *model_name;
     int target_device;           /* index into the row's choices (only CPU today) */
@@ -170,7 +172,9 @@ typedef struct {
     bool pull;
     const char *source_model;
     const char *model_repository_path;
-    int task;                    /* index into the row's choices; 0 is text_generation */
+    const char *gguf_filename;   /* NULL: the whole repository */
+    int task;                    /* index into the row's choices (0 is text_generation); -1 when
+                                  * not given: inferred from the repository */
     bool overwrite_models;
     bool add_to_config;
     bool remove_from_config;
@@ -182,6 +186,9 @@ typedef struct {
     int64_t cache_size;          /* KV cache in GB; 0: grow as needed */
     const char *tool_parser;     /* NULL: none; names are checked when the parsers exist */
     const char *reasoning_parser;
+    int64_t max_num_batched_tokens; /* 0: unset (graph default) */
+    bool dynamic_split_fuse;
+    const char *plugin_config;   /* a JSON object, as text */
     /* other */
     bool help;
     bool version;

@@ -3,6 +3,7 @@
 #include "repo/graph.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,12 +180,14 @@ lm_status repo_graph_write(const char *dir, const repo_graph_opts *o, lm_error *
     }
     lm_buf path = {0}, tmp = {0};
     buf_printf(&path, "%s/graph.pbtxt", dir);
-    buf_printf(&tmp, "%s/.graph.pbtxt.XXXXXX", dir);
+    /* A fixed name, not mkstemp's: a pull killed between creating and renaming it leaves it
+     * behind, and the next run (which always writes the graph) takes it over. */
+    buf_printf(&tmp, "%s/.graph.pbtxt.part", dir);
     if (path.oom || tmp.oom) {
         s = err_set(err, LM_ERR_NOMEM, "out of memory");
         goto done;
     }
-    int fd = mkstemp(tmp.data);
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         s = err_set(err, LM_ERR_IO, "cannot create %s: %s", path.data, strerror(errno));
         goto done;

@@ -9,7 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "base/buf.h"
+#include "base/file.h"
+#include "base/limits.h"
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
@@ -103,6 +107,69 @@ static lm_status select_files(const repo_pull_opts *o, const hub_listing *l, siz
     return LM_OK;
 }
 
+/* ---------------------------------------------------------------- the task */
+
+/* --task's words, in the order of the flag's choices. */
+static const char *const task_names[] = {"text_generation", "embeddings", "rerank", "image_generation"};
+enum { TASK_TEXT_GENERATION, TASK_EMBEDDINGS, TASK_RERANK, TASK_IMAGE_GENERATION };
+
+/* The task a transformers architecture name is for, or -1. */
+static int task_of_architecture(const char *a) {
+    if (ends_with(a, "ForCausalLM") || ends_with(a, "LMHeadModel") || ends_with(a, "ForConditionalGeneration"))
+        return TASK_TEXT_GENERATION;
+    if (ends_with(a, "ForSequenceClassification")) return TASK_RERANK;
+    if (ends_with(a, "Model") || ends_with(a, "ForMaskedLM")) return TASK_EMBEDDINGS;
+    return -1;
+}
+
+/* Infers the task from what the repository holds (pull.h says how); config.json is fetched into
+ * dir first. LM_ERR_INVALID ("pass --task") when nothing tells. */
+static lm_status infer_task(const repo_pull_opts *o, const hub_listing *l, const char *dir, int *task,
+                            lm_error *err) {
+    int has_gguf = 0;
+    for (size_t i = 0; i < l->n; i++) has_gguf |= ends_with(l->files[i].path, ".gguf");
+    const hub_file *cfg = find_file(l, "config.json");
+    if (!cfg) {
+        if (find_file(l, "model_index.json")) *task = TASK_IMAGE_GENERATION;
+        else if (has_gguf) *task = TASK_TEXT_GENERATION;
+        else return err_set(err, LM_ERR_INVALID, "cannot infer --task: %s has no config.json; pass --task",
+                            o->source_model);
+        return LM_OK;
+    }
+    LM_TRY(hub_download(&o->hub, o->source_model, cfg, dir, NULL, err));
+    lm_buf path = {0};
+    buf_printf(&path, "%s/config.json", dir);
+    char *text = path.oom ? NULL : file_read_all(path.data, LM_HFCONFIG_MAX_BYTES, NULL);
+    buf_fini(&path);
+    json_error_t je;
+    json_t *root = text ? json_loads(text, 0, &je) : NULL;
+    free(text);
+    json_t *archs = json_object_get(root, "architectures");
+    lm_status s = LM_OK;
+    *task = -1;
+    size_t i;
+    json_t *a;
+    json_array_foreach(archs, i, a) {
+        if (json_is_string(a) && (*task = task_of_architecture(json_string_value(a))) >= 0) break;
+    }
+    if (*task < 0) {
+        if (json_array_size(archs) == 0 && has_gguf) {
+            *task = TASK_TEXT_GENERATION; /* GGUF files are language models */
+        } else if (json_array_size(archs) == 0) {
+            s = err_set(err, LM_ERR_INVALID, "cannot infer --task: %s's config.json %s; pass --task",
+                        o->source_model, root ? "names no \"architectures\"" : "cannot be read as JSON");
+        } else {
+            a = json_array_get(archs, 0);
+            s = err_set(err, LM_ERR_INVALID, "cannot infer --task from %s's architecture %s; pass --task",
+                        o->source_model, json_is_string(a) ? json_string_value(a) : "(not a string)");
+        }
+    }
+    json_decref(root);
+    return s;
+}
+
+/* ---------------------------------------------------------------- pulling */
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
@@ -148,6 +215,14 @@ lm_status repo_pull(const repo_pull_opts *o, char **dir_out, lm_error *err) {
     size_t n_sel;
     const char *gguf;
     if ((s = select_files(o, &l, sel, &n_sel, &gguf, err)) != LM_OK) goto done;
+    int task = o->task;
+    if (task < 0 && (s = infer_task(o, &l, dir.data, &task, err)) != LM_OK) goto done;
+    if (task != TASK_TEXT_GENERATION) {
+        s = err_set(err, LM_ERR_UNSUPPORTED, "--task %s%s: lmserve serves text_generation only",
+                    task < (int)(sizeof task_names / sizeof task_names[0]) ? task_names[task] : "?",
+                    o->task < 0 ? " (inferred from the repository)" : "");
+        goto done;
+    }
     for (size_t i = 0; i < n_sel; i++)
         if ((s = hub_download(&o->hub, o->source_model, &l.files[sel[i]], dir.data, NULL, err)) != LM_OK)
             goto done;
@@ -179,6 +254,29 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
+repo_pull_opts repo_pull_opts_from_flags(const cli_server_opts *o, const char *repository) {
+    repo_pull_opts p = {
+        .source_model = o->source_model,
+        .repository_path = repository,
+        .gguf_filename = o->gguf_filename,
+        .task = o->task,
+        .overwrite = o->overwrite_models,
+        .graph = repo_graph_defaults(),
+    };
+    p.graph.max_num_seqs = o->max_num_seqs;
+    p.graph.enable_prefix_caching = o->enable_prefix_caching;
+    p.graph.cache_size = o->cache_size;
+    p.graph.max_prompt_len = o->max_prompt_len;
+    p.graph.tool_parser = o->tool_parser;
+    p.graph.reasoning_parser = o->reasoning_parser;
+    p.graph.cache_dir = o->cache_dir;
+    p.graph.plugin_config = o->plugin_config;
+    if (o->max_num_batched_tokens > 0) p.graph.max_num_batched_tokens = o->max_num_batched_tokens;
+    p.graph.dynamic_split_fuse = o->dynamic_split_fuse;
+    p.graph.device = "CPU"; /* the only --target_device choice */
+    return p;
+}
+
 int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs) {
     const char *env = getenv("OVMS_MODEL_REPOSITORY_PATH");
     const char *repo = o->model_repository_path ? o->model_repository_path : env && *env ? env : NULL;
@@ -190,26 +288,13 @@ int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs) {
         fprintf(errs, "model_repository_path parameter is required for pull mode\n");
         return CLI_EXIT_USAGE;
     }
-    if (o->task != 0) {
+    if (o->task > 0) {
         fprintf(errs, "lmserve: --task: only text_generation is supported\n");
         return CLI_EXIT_UNSUPPORTED;
     }
-    repo_pull_opts p = {
-        .source_model = o->source_model,
-        .repository_path = repo,
-        .overwrite = o->overwrite_models,
-        .graph = repo_graph_defaults(),
-        .hub = {.retries = -1, .progress = -1, .log = errs},
-        .out = out,
-    };
-    p.graph.max_num_seqs = o->max_num_seqs;
-    p.graph.enable_prefix_caching = o->enable_prefix_caching;
-    p.graph.cache_size = o->cache_size;
-    p.graph.max_prompt_len = o->max_prompt_len;
-    p.graph.tool_parser = o->tool_parser;
-    p.graph.reasoning_parser = o->reasoning_parser;
-    p.graph.cache_dir = o->cache_dir;
-    p.graph.device = "CPU"; /* the only --target_device choice */
+    repo_pull_opts p = repo_pull_opts_from_flags(o, repo);
+    p.hub = (hub_opts){.retries = -1, .progress = -1, .log = errs};
+    p.out = out;
 
     /* Ctrl+C stops the transfer at once and leaves a resumable state */
     struct sigaction sa, old_int, old_term;
@@ -228,5 +313,5 @@ int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs) {
     sigaction(SIGTERM, &old_term, NULL);
     if (s == LM_OK) return CLI_EXIT_OK;
     fprintf(errs, "lmserve: pulling %s failed: %s\n", o->source_model, err.msg);
-    return s == LM_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+    return s == LM_ERR_INVALID ? CLI_EXIT_USAGE : s == LM_ERR_UNSUPPORTED ? CLI_EXIT_UNSUPPORTED : CLI_EXIT_FAILURE;
 }

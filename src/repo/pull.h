@@ -11,7 +11,14 @@
  * interrupted pull; graph.pbtxt is rewritten every time from the flags. --overwrite_models
  * deletes the model's folder first. A repository with several .gguf files needs gguf_filename
  * (only that file is fetched, or all parts of a split file "<name>-00001-of-0000N.gguf");
- * models_path in the graph then names it. */
+ * models_path in the graph then names it.
+ *
+ * Without --task, the task is inferred before the weights are fetched: from the "architectures"
+ * of the repository's config.json (fetched first) — *ForCausalLM, *LMHeadModel and
+ * *ForConditionalGeneration are text_generation, *ForSequenceClassification rerank, *Model and
+ * *ForMaskedLM embeddings —, else image_generation for a diffusers model_index.json, else
+ * text_generation for a repository of GGUF files. lmserve serves text_generation only: another
+ * task, given or inferred, is LM_ERR_UNSUPPORTED. */
 #ifndef LM_REPO_PULL_H
 #define LM_REPO_PULL_H
 
@@ -26,11 +33,16 @@ typedef struct {
     const char *source_model;    /* "org/name" */
     const char *repository_path; /* the folder holding models */
     const char *gguf_filename;   /* NULL: the whole repository */
+    int task;                    /* index into --task's choices (0: text_generation); -1: infer */
     int overwrite;               /* delete the model's folder first */
     repo_graph_opts graph;       /* the graph's options (models_path is filled in) */
     hub_opts hub;
     FILE *out;                   /* "Model: ... downloaded to: ...", "Graph: ..." (NULL: none) */
 } repo_pull_opts;
+
+/* The options the server flags give (--pull, and --source_model without it): repository is the
+ * folder to pull into. Strings are borrowed from *o. hub and out are left for the caller. */
+repo_pull_opts repo_pull_opts_from_flags(const cli_server_opts *o, const char *repository);
 
 /* Downloads and writes the graph. On success, when dir is not NULL, *dir is the model's folder
  * (malloc'd). Errors: those of hub_list/hub_download, LM_ERR_NOT_FOUND for a gguf_filename the
@@ -42,7 +54,7 @@ lm_status repo_pull(const repo_pull_opts *o, char **dir, lm_error *err);
  * --source_model or --model_repository_path, OVMS_MODEL_REPOSITORY_PATH being the default),
  * pulls with a progress bar on a terminal, stops cleanly on SIGINT/SIGTERM ("re-run the same
  * command to resume"), and returns the exit code (0, 1, 2 for a task other than
- * text_generation, 64). */
+ * text_generation, given or inferred, 64). */
 int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs);
 
 #endif

@@ -76,14 +76,16 @@ static enum MHD_Result handle_model(server_req *q) {
     return server_respond_error(q, MHD_HTTP_NOT_FOUND, msg, "model", "model_not_found");
 }
 
-/* OVMS's GET /v1/config: each model's version status. lmserve models have one version, "1". */
-static enum MHD_Result handle_config(server_req *q) {
+/* OVMS's GET /v1/config: each model's version status. lmserve models have one version, "1". A
+ * model that failed to load is LOADING with FAILED_PRECONDITION, as OVMS reports a graph whose
+ * validation failed, and the reason as the message. */
+static json_t *config_status(registry *models) {
     json_t *r = json_object();
     registry_info info;
-    for (size_t i = 0; registry_info_at(q->srv->models, i, &info) == 0; i++) {
+    for (size_t i = 0; registry_info_at(models, i, &info) == 0; i++) {
         json_t *status = json_object();
-        int failed = info.error && *info.error;
-        json_object_set_new(status, "error_code", json_string(failed ? "UNKNOWN" : "OK"));
+        int failed = info.failed || (info.error && *info.error);
+        json_object_set_new(status, "error_code", json_string(failed ? "FAILED_PRECONDITION" : "OK"));
         json_object_set_new(status, "error_message", json_string(failed ? info.error : "OK"));
         json_t *v = json_object();
         json_object_set_new(v, "version", json_string("1"));
@@ -95,12 +97,38 @@ static enum MHD_Result handle_config(server_req *q) {
         json_object_set_new(m, "model_version_status", versions);
         json_object_set_new(r, info.name, m);
     }
-    return server_respond_json(q, MHD_HTTP_OK, r);
+    return r;
+}
+
+static enum MHD_Result handle_config(server_req *q) {
+    return server_respond_json(q, MHD_HTTP_OK, config_status(q->srv->models));
+}
+
+/* OVMS's POST /v1/config/reload: re-reads the configuration and applies it; 201 with the new
+ * status when something changed, 200 when nothing did, or OVMS's {"error": ...} (nothing
+ * changed). Models being loaded show LOADING: the loads go on in the background. */
+static enum MHD_Result handle_config_reload(server_req *q) {
+    const server_manager *m = q->srv->manager;
+    if (!m || !m->reload) {
+        json_t *e = json_object();
+        json_object_set_new(e, "error", json_string("the server was not started with --config_path: "
+                                                    "there is no configuration to reload"));
+        return server_respond_json(q, MHD_HTTP_BAD_REQUEST, e);
+    }
+    int changed = 0;
+    lm_error le;
+    err_clear(&le);
+    if (m->reload(m->ctx, &changed, &le) != LM_OK) {
+        json_t *e = json_object();
+        json_object_set_new(e, "error", oai_json_string_lossy(le.msg, strlen(le.msg)));
+        return server_respond_json(q, (unsigned)oai_http_status(le.code), e);
+    }
+    return server_respond_json(q, changed ? MHD_HTTP_CREATED : MHD_HTTP_OK, config_status(q->srv->models));
 }
 
 static enum MHD_Result handle_model_ready(server_req *q) {
     int st = -1;
-    registry_find(q->srv->models, q->route_arg, &st, NULL);
+    servable_release(registry_find(q->srv->models, q->route_arg, &st, NULL));
     if (st < 0) {
         char msg[LM_ERROR_MSG_MAX];
         snprintf(msg, sizeof msg, "The model `%s` does not exist", q->route_arg);
@@ -147,6 +175,7 @@ static enum MHD_Result handle_tokenize(server_req *q) {
             res = server_respond_json(q, MHD_HTTP_OK, r);
         }
     }
+    servable_release(sv);
     oai_tokenize_request_fini(&tr);
     json_decref(root);
     return res;
@@ -205,6 +234,9 @@ void server_generate_release(server_req *q) {
     q->root = NULL;
     free(q->echo_text);
     q->echo_text = NULL;
+    servable_release(q->sv); /* registry_find retained it */
+    q->sv = NULL;
+    q->tok = NULL;
 }
 
 /* ---------------------------------------------------------------- generation: unary */
@@ -517,6 +549,7 @@ enum MHD_Result server_dispatch(server_req *q) {
     case ROUTE_MODELS: return handle_models(q);
     case ROUTE_MODEL: return handle_model(q);
     case ROUTE_CONFIG: return handle_config(q);
+    case ROUTE_CONFIG_RELOAD: return handle_config_reload(q);
     case ROUTE_LIVE: return server_respond_json(q, MHD_HTTP_OK, NULL);
     case ROUTE_READY:
         return server_respond_json(q, registry_all_ready(q->srv->models) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,

@@ -257,6 +257,7 @@ static void route(server_req *q, const char *method, const char *url) {
     const char *arg = NULL;
 
     if (strcmp(url, "/v1/config") == 0) r = ROUTE_CONFIG;
+    else if (strcmp(url, "/v1/config/reload") == 0) r = ROUTE_CONFIG_RELOAD, want_post = 1;
     else if (strcmp(url, "/v2/health/live") == 0) r = ROUTE_LIVE;
     else if (strcmp(url, "/v2/health/ready") == 0) r = ROUTE_READY;
     else if (starts_with(url, "/v2/models/")) {
@@ -459,6 +460,7 @@ lm_status server_start(const server_config *cfg, registry *models, server **out,
         return err_set(err, LM_ERR_NOMEM, "out of memory starting the server");
     }
     s->models = models;
+    s->manager = cfg->manager;
     s->max_body = cfg->max_body ? cfg->max_body : LM_HTTP_MAX_BODY;
     s->port = socket_port(fd);
     pthread_mutex_init(&s->mu, NULL);
@@ -553,22 +555,26 @@ int server_run(const server_config *http, const registry_model *models, size_t n
     err_clear(&err);
     registry *reg = NULL;
     server *srv = NULL;
+    const server_manager *mgr = http->manager;
     int rc = 1;
     if (registry_create(&reg, &err) != LM_OK) goto fail;
     for (size_t i = 0; i < n_models; i++)
         if (registry_add(reg, &models[i], &err) != LM_OK) goto fail;
     if (server_start(http, reg, &srv, &err) != LM_OK) goto fail;
     if (registry_load_all(reg, &err) != LM_OK) goto fail;
-    fprintf(stderr, "lmserve: serving %zu model(s) on port %d; press Ctrl-C to stop\n", n_models, server_port(srv));
+    if (mgr && mgr->start && mgr->start(mgr->ctx, reg, &err) != LM_OK) goto fail;
+    fprintf(stderr, "lmserve: serving %zu model(s) on port %d; press Ctrl-C to stop\n", registry_count(reg),
+            server_port(srv));
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = mgr && mgr->stop ? mgr->stop(mgr->ctx) : 0;
     server_stop(srv, LM_HTTP_SHUTDOWN_GRACE_MS);
     registry_destroy(reg);
     server_destroy(srv);
     log_info("stopped");
-    return 0;
+    return rc;
 
 fail:
     fprintf(stderr, "lmserve: %s\n", err.msg);

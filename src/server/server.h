@@ -21,11 +21,29 @@
 #include "server/registry.h"
 #include "serving/serving.h"
 
+/* What changes the served models while the server runs (src/repo/reload.h has the config.json
+ * watcher and the download behind --source_model). server_run() calls start() once the port is
+ * open and the initial models are loaded, reload() for POST /v1/config/reload (on an HTTP worker:
+ * it must not block for long; loads go to the background), and stop() on shutdown before the
+ * models are unloaded. A manager may end the server early by raising SIGTERM; stop()'s return
+ * value is then the exit code. Any function may be NULL. */
+typedef struct {
+    lm_status (*start)(void *ctx, registry *models, lm_error *err);
+    /* Re-reads the configuration and applies it (registry_sync); *changed = 1 when models were
+     * added, changed or removed. An error leaves the models as they were. */
+    lm_status (*reload)(void *ctx, int *changed, lm_error *err);
+    /* Stops the background work; returns the exit code (0 for a normal shutdown). */
+    int (*stop)(void *ctx);
+    void *ctx;
+} server_manager;
+
 typedef struct {
     const char *bind_address;    /* IPv4/IPv6 literal or host name; NULL: "0.0.0.0" */
     int port;                    /* 0: any free port (server_port() tells which) */
     int workers;                 /* HTTP worker threads; 0: the CPU count, at least 2 */
     size_t max_body;             /* request body limit in bytes; 0: LM_HTTP_MAX_BODY */
+    const server_manager *manager; /* NULL: the models never change (borrowed: must outlive
+                                    * the server) */
 } server_config;
 
 typedef struct server server;
@@ -49,10 +67,11 @@ void server_stop(server *s, int grace_ms);
  * request's notify callback, whose target the server owns. Accepts NULL. */
 void server_destroy(server *s);
 
-/* The `lmserve` server command: loads `models` (in order), serves them on `http` until SIGINT or
- * SIGTERM, then shuts down gracefully. Returns the process exit code: 0 after a signal, 1 when
- * the address cannot be bound or a model fails to load. Blocks SIGINT/SIGTERM in every thread
- * and waits for them with sigwait(); ignores SIGPIPE. */
+/* The `lmserve` server command: loads `models` (in order), starts http->manager if any, serves
+ * until SIGINT or SIGTERM, then shuts down gracefully. Returns the process exit code: 0 after a
+ * signal (or what the manager's stop() says), 1 when the address cannot be bound, a model fails
+ * to load or the manager cannot start. Blocks SIGINT/SIGTERM in every thread and waits for them
+ * with sigwait(); ignores SIGPIPE. */
 int server_run(const server_config *http, const registry_model *models, size_t n_models);
 
 #endif

@@ -38,6 +38,7 @@ typedef enum {
     ROUTE_MODELS,
     ROUTE_MODEL,                 /* arg: model id */
     ROUTE_CONFIG,
+    ROUTE_CONFIG_RELOAD,
     ROUTE_LIVE,
     ROUTE_READY,
     ROUTE_MODEL_READY,           /* arg: model name */
@@ -98,6 +99,7 @@ typedef struct server_req {
 struct server {
     struct MHD_Daemon *d;
     registry *models;
+    const server_manager *manager; /* NULL: the model set never changes */
     int port;
     size_t max_body;
     atomic_int stopping;

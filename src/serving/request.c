@@ -30,6 +30,7 @@ void gen_chunk_fini(gen_chunk *c) {
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
 static void request_free(gen_request *r) {
+    servable *s = r->s;
     free(r->prompt);
     for (int i = 0; i < GEN_MAX_STOP; i++) free(r->stop_store[i]);
     buf_fini(&r->out_text);
@@ -40,6 +41,7 @@ static void request_free(gen_request *r) {
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r);
+    servable_release(s); /* last: it may free the servable */
 }
 
 void request_unref(gen_request *r) {
@@ -93,6 +95,7 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     r->s = s;
+    servable_retain(s); /* dropped by request_free */
     r->p = *p;
     r->refs = 2; /* the caller's and the loop's */
     r->seq = -1;

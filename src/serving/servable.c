@@ -117,6 +117,9 @@ lm_status servable_create(const servable_config *cfg, servable **out, lm_error *
     s->cfg.reasoning_parser = dup_or_null(cfg->reasoning_parser);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->ref_mu, NULL);
+    pthread_cond_init(&s->ref_cv, NULL);
+    s->refs = 1; /* the owner's, dropped by servable_destroy */
     atomic_store(&s->state, SERVABLE_LOADING);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -164,9 +167,55 @@ void servable_destroy(servable *s) {
     free((char *)s->cfg.reasoning_parser);
     free(s->name);
     free(s->path);
+    s->name = s->path = NULL;
+    s->cfg.name = s->cfg.path = s->cfg.tool_parser = s->cfg.reasoning_parser = NULL;
+    /* The struct stays until its last user is gone: a request released (or cancelled, which
+     * wakes the loop through s->mu) after this point still finds valid memory. */
+    servable_release(s);
+}
+
+/* ---- users --------------------------------------------------------------------------------- */
+
+void servable_retain(servable *s) {
+    pthread_mutex_lock(&s->ref_mu);
+    s->refs++;
+    pthread_mutex_unlock(&s->ref_mu);
+}
+
+void servable_release(servable *s) {
+    if (!s) return;
+    pthread_mutex_lock(&s->ref_mu);
+    int left = --s->refs;
+    if (left == 1) pthread_cond_broadcast(&s->ref_cv);
+    pthread_mutex_unlock(&s->ref_mu);
+    if (left > 0) return;
+    /* the owner has destroyed it and the last user is gone */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->ref_mu);
+    pthread_cond_destroy(&s->ref_cv);
     free(s);
+}
+
+int servable_wait_idle(servable *s, int timeout_ms) {
+    pthread_mutex_lock(&s->ref_mu);
+    if (timeout_ms < 0) {
+        while (s->refs > 1) pthread_cond_wait(&s->ref_cv, &s->ref_mu);
+    } else if (s->refs > 1) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (s->refs > 1)
+            if (pthread_cond_timedwait(&s->ref_cv, &s->ref_mu, &ts) != 0) break;
+    }
+    int idle = s->refs <= 1;
+    pthread_mutex_unlock(&s->ref_mu);
+    return idle;
 }
 
 const char *servable_name(const servable *s) { return s->name; }

@@ -63,6 +63,20 @@ lm_status servable_create(const servable_config *cfg, servable **out, lm_error *
  * release them afterwards (requests hold their own reference). */
 void servable_destroy(servable *s);
 
+/* Users. A servable counts who still uses it, so that its owner can retire it only once they are
+ * done (a model removed by a live reload unloads after its in-flight requests finish): every
+ * gen_request counts from gen_submit until its last reference is dropped, and servable_retain()
+ * adds one for a caller that uses the servable outside a request (an HTTP request between finding
+ * the model and submitting to it). The struct itself outlives servable_destroy() until the last
+ * user is gone, so releasing (or cancelling) a request after the destroy is safe. */
+void servable_retain(servable *s);
+/* Drops a servable_retain(). Accepts NULL. */
+void servable_release(servable *s);
+/* Waits up to timeout_ms (-1: forever) until no request or servable_retain() uses `s`. Returns 1
+ * when none does, 0 on timeout. Only the owner calls it, after making sure nobody can find `s`
+ * any more (else a new user may come right after it returns). */
+int servable_wait_idle(servable *s, int timeout_ms);
+
 const char *servable_name(const servable *s);
 servable_state servable_get_state(const servable *s);
 /* Unix time the servable finished loading (the "created" field of /v3/models). */

@@ -38,6 +38,11 @@ struct servable {
     int n_running;
     int reserved;                /* KV blocks promised to running requests */
     float *logits;               /* (max_seqs, n_vocab) one row per batch item */
+    /* lifetime: guarded by ref_mu; the struct is freed when refs drops to 0 */
+    pthread_mutex_t ref_mu;
+    pthread_cond_t ref_cv;       /* signalled when only the owner's reference is left */
+    int refs;                    /* the owner's (until servable_destroy), one per live
+                                  * gen_request, one per servable_retain */
 };
 
 struct gen_request {

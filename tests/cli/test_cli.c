@@ -121,7 +121,9 @@ static void test_ovms_flag_set_is_complete(void **state) {
         "log_level", "pull", "source_model", "model_repository_path", "target_device", "task",
         "add_to_config", "remove_from_config", "list_models", "overwrite_models", "cache_dir",
         "enable_prefix_caching", "max_prompt_len", "tool_parser", "reasoning_parser",
-        "rest_workers", "max_num_seqs", "cache_size", "help", "version"};
+        "rest_workers", "max_num_seqs", "cache_size", "help", "version",
+        "file_system_poll_wait_seconds", "gguf_filename", "max_num_batched_tokens",
+        "dynamic_split_fuse", "plugin_config"};
     size_t n = sizeof names / sizeof names[0];
     assert_int_equal(cli_server_command.n_flags, n);
     for (size_t i = 0; i < n; i++) assert_non_null(cli_find_flag(&cli_server_command, names[i]));
@@ -130,7 +132,10 @@ static void test_ovms_flag_set_is_complete(void **state) {
                                        "rest_port", "rest_bind_address", "rest_workers",
                                        "model_repository_path", "add_to_config", "remove_from_config",
                                        "list_models", "pull", "overwrite_models", "config_path",
-                                       "max_prompt_len", "max_num_seqs", "cache_size"};
+                                       "max_prompt_len", "max_num_seqs", "cache_size",
+                                       "source_model", "task", "file_system_poll_wait_seconds",
+                                       "gguf_filename", "max_num_batched_tokens",
+                                       "dynamic_split_fuse", "plugin_config"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;
@@ -162,7 +167,12 @@ static void test_defaults(void **state) {
     assert_null(o.tool_parser);
     assert_false(o.pull);
     assert_false(o.help);
-    assert_int_equal(o.task, 0);
+    assert_int_equal(o.task, -1); /* not given: inferred from the repository */
+    assert_int_equal(o.file_system_poll_wait_seconds, 1);
+    assert_true(o.dynamic_split_fuse);
+    assert_int_equal(o.max_num_batched_tokens, 0);
+    assert_null(o.gguf_filename);
+    assert_null(o.plugin_config);
 }
 
 static void test_log_levels_map_to_log_enum(void **state) {

@@ -1,12 +1,14 @@
 /* tests/repo/test_pull.c — pull mode against the local fake hub: which files are fetched (whole
  * repository, one GGUF, split GGUF parts), the graph written and read back, re-runs, overwrite,
  * the --pull command's messages and exit codes, and the OVMS demo flow through the binary
- * (pull, add_to_config, list_models). */
+ * (pull, add_to_config, list_models), and pulls killed at random moments then re-run. */
 #include "hub_fixture.h"
 #include "lmtest.h"
 #include "repo/config.h"
 #include "repo/manage.h"
 #include "repo/pull.h"
+
+#include <time.h>
 
 static repo_pull_opts popts(const char *id) {
     if (!quiet_log) quiet_log = fopen("/dev/null", "w");
@@ -266,6 +268,126 @@ static void test_demo_flow_binary(void **state) {
     repo_config_fini(&c);
 }
 
+/* ---- interrupted pulls ---- */
+
+/* Starts `lmserve --pull` for org/tiny into dir (its output appended to <dest>/pull.log); returns
+ * its pid. */
+static char pull_log[700];
+static pid_t spawn_pull(const char *dir) {
+    setf(pull_log, sizeof pull_log, "%s/pull.log", dest);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        int out = open(pull_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (nul >= 0) dup2(nul, 0);
+        if (out >= 0) dup2(out, 1), dup2(out, 2);
+        setenv("HF_ENDPOINT", endpoint, 1);
+        execl(getenv("LM_BIN"), "lmserve", "--pull", "--source_model", "org/tiny", "--model_repository_path", dir,
+              "--task", "text_generation", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to 60 s for pid; returns its exit code, or 128 + signal. */
+static void show_log(void) {
+    char cmd[800];
+    setf(cmd, sizeof cmd, "tail -n 20 '%s' >&2", pull_log);
+    if (system(cmd) != 0) print_message("(no pull log)\n");
+}
+
+static int wait_pull(pid_t pid) {
+    int status = 0;
+    for (int64_t deadline = now_ms() + 60000; waitpid(pid, &status, WNOHANG) != pid;) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("the pull did not end within 60 s");
+        }
+        usleep(2000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The files under dir, sorted, one per line, relative to dir. */
+static void list_files(const char *dir, char *out, size_t cap) {
+    char cmd[1200];
+    setf(cmd, sizeof cmd, "cd '%s' && find . -type f | sort", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    pclose(p);
+}
+
+/* Kills pulls at random moments (SIGKILL or SIGINT, one to three times in a row), then re-runs
+ * the pull: it must always end with every file complete and verified (same bytes as the hub's),
+ * graph.pbtxt written, and nothing else in the folder (no .part, no temporary graph). The seed is
+ * printed; LM_TEST_SEED repeats a run. */
+static void test_kill_and_rerun(void **state) {
+    (void)state;
+    const char *bin = getenv("LM_BIN");
+    if (!bin || access(bin, X_OK) != 0) skip();
+    const char *env_seed = getenv("LM_TEST_SEED");
+    uint32_t seed = env_seed ? (uint32_t)strtoul(env_seed, NULL, 10) : (uint32_t)time(NULL);
+    print_message("kill test seed %u (LM_TEST_SEED=%u repeats it)\n", seed, seed);
+    uint32_t x = seed * 2654435761u + 12345u;
+#define NEXT() (x = x * 1664525u + 1013904223u, x >> 8)
+    /* slow enough that a kill can land in every phase: listing, each file, graph */
+    set_faults("{\"faults\": [{\"kind\": \"slow\", \"delay\": 0.03}]}");
+    char dir[1200];
+    setf(dir, sizeof dir, "%s/full", dest);
+    sh("mkdir -p '%s'", dest);
+    int64_t t0 = now_ms();
+    int rc0 = wait_pull(spawn_pull(dir));
+    if (rc0 != 0) {
+        show_log();
+        fail_msg("the first pull exited %d", rc0);
+    }
+    int full_ms = (int)(now_ms() - t0) + 20;
+    char want[4096], sub[1300];
+    setf(sub, sizeof sub, "%s/org/tiny", dir);
+    list_files(sub, want, sizeof want);
+    assert_string_equal(want, "./config.json\n./graph.pbtxt\n./model.gguf\n./sub/tokenizer.json\n");
+
+    for (int round = 0; round < 10; round++) {
+        setf(dir, sizeof dir, "%s/round%d", dest, round);
+        int kills = 1 + (int)(NEXT() % 3);
+        for (int k = 0; k < kills; k++) {
+            pid_t pid = spawn_pull(dir);
+            int after = (int)(NEXT() % (uint32_t)full_ms);
+            int sig = NEXT() % 2 ? SIGKILL : SIGINT;
+            usleep((useconds_t)after * 1000);
+            kill(pid, sig);
+            int rc = wait_pull(pid);
+            print_message("round %d: %s after %d ms -> %d\n", round, sig == SIGKILL ? "SIGKILL" : "SIGINT", after, rc);
+        }
+        int rc = wait_pull(spawn_pull(dir));
+        if (rc != 0) {
+            show_log();
+            fail_msg("round %d (seed %u): the re-run exited %d", round, seed, rc);
+        }
+        char have[4096];
+        setf(sub, sizeof sub, "%s/org/tiny", dir);
+        list_files(sub, have, sizeof have);
+        if (strcmp(have, want) != 0) fail_msg("round %d (seed %u): files\n%s\nwant\n%s", round, seed, have, want);
+        const char *files[] = {"config.json", "model.gguf", "sub/tokenizer.json"};
+        for (size_t i = 0; i < 3; i++) {
+            char a[1400], b[1400];
+            setf(a, sizeof a, "%s/org/tiny/%s", dir, files[i]);
+            setf(b, sizeof b, "%s/org/tiny/%s", root, files[i]);
+            assert_same_file(a, b);
+        }
+    }
+#undef NEXT
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_pull_single_gguf, each_setup),
@@ -274,6 +396,7 @@ int main(void) {
         cmocka_unit_test_setup(test_pull_errors, each_setup),
         cmocka_unit_test_setup(test_pull_command, each_setup),
         cmocka_unit_test_setup(test_demo_flow_binary, each_setup),
+        cmocka_unit_test_setup(test_kill_and_rerun, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,7 +1,11 @@
 /* tests/server/test_registry.c — several models at once (src/server/registry.c), served from an
  * OVMS config.json with graph.pbtxt files: listing and status of each, names with '/', requests
- * routed to the right model, interleaved streams, and a graph's max_tokens_limit/best_of_limit. */
+ * routed to the right model, interleaved streams, and a graph's max_tokens_limit/best_of_limit.
+ * A second group drives registry_sync() in-process (live reload): models added, removed while a
+ * finder still holds them, changed, failing, pending, superseded. */
 #include "srvtest.h"
+
+#include "server/registry.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -200,6 +204,197 @@ static void test_interleaved_streams(void **state) {
     }
 }
 
+/* ---------------------------------------------------------------- registry_sync, in-process */
+
+static registry_model demo_model(const char *name) {
+    registry_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg.name = name;
+    m.cfg.path = lmtest_demo_model();
+    m.cfg.max_num_seqs = 4;
+    m.cfg.n_ctx = 128;
+    return m;
+}
+
+static registry_info info_of(registry *r, const char *name) {
+    registry_info info;
+    for (size_t i = 0; registry_info_at(r, i, &info) == 0; i++)
+        if (strcmp(info.name, name) == 0) return info;
+    fail_msg("no model '%s' in the registry", name);
+    return info;
+}
+
+static void sync_ok(registry *r, const registry_model *m, size_t n, int want_changed) {
+    lm_error err;
+    err_clear(&err);
+    int changed = -1;
+    if (registry_sync(r, m, n, &changed, &err) != LM_OK) fail_msg("sync: %s", err.msg);
+    assert_int_equal(changed, want_changed);
+}
+
+/* Runs a short request on sv to its end. */
+static gen_finish generate(servable *sv) {
+    static const int32_t prompt[] = {1, 403, 407};
+    gen_params p = gen_params_default();
+    p.prompt = prompt;
+    p.n_prompt = 3;
+    p.max_tokens = 4;
+    gen_request *g = NULL;
+    lm_error err;
+    err_clear(&err);
+    if (gen_submit(sv, &p, &g, &err) != LM_OK) fail_msg("submit: %s", err.msg);
+    gen_finish fin = GEN_FINISH_NONE;
+    while (fin == GEN_FINISH_NONE) {
+        gen_chunk c = {0};
+        if (!gen_poll(g, &c, 10000)) fail_msg("no output");
+        fin = c.finish;
+        gen_chunk_fini(&c);
+    }
+    gen_release(g);
+    return fin;
+}
+
+static void test_sync_add_remove(void **state) {
+    (void)state;
+    registry *r = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(registry_create(&r, &err), LM_OK);
+    registry_model a = demo_model("a");
+    sync_ok(r, &a, 1, 1);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    assert_true(registry_all_ready(r));
+    sync_ok(r, &a, 1, 0); /* same again: nothing to do */
+
+    /* removed while a finder holds it: UNLOADING until released, and it still works meanwhile */
+    int st = -1;
+    servable *sv = registry_find(r, "a", &st, NULL);
+    assert_non_null(sv);
+    sync_ok(r, NULL, 0, 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_UNLOADING);
+    assert_null(registry_find(r, "a", &st, NULL));
+    assert_int_equal(st, SERVABLE_UNLOADING);
+    assert_int_equal(registry_wait_settled(r, 100), 0);
+    assert_int_equal(generate(sv), GEN_FINISH_LENGTH);
+    servable_release(sv);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_END);
+    assert_false(registry_all_ready(r)); /* nothing listed */
+
+    /* back again */
+    sync_ok(r, &a, 1, 1);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    assert_int_equal(registry_count(r), 1);
+
+    /* a duplicate name changes nothing */
+    registry_model two[2] = {demo_model("a"), demo_model("a")};
+    err_clear(&err);
+    assert_int_equal(registry_sync(r, two, 2, NULL, &err), LM_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "'a' is used twice"));
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    registry_destroy(r);
+}
+
+static void test_sync_change(void **state) {
+    (void)state;
+    registry *r = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(registry_create(&r, &err), LM_OK);
+    registry_model a = demo_model("a");
+    assert_int_equal(registry_add(r, &a, &err), LM_OK);
+    assert_int_equal(registry_load_all(r, &err), LM_OK);
+    servable *old = registry_find(r, "a", NULL, NULL);
+    assert_non_null(old);
+
+    /* request limits alone: applied at once, no load */
+    a.max_tokens_limit = 5;
+    sync_ok(r, &a, 1, 1);
+    assert_int_equal(registry_wait_settled(r, 0), 1);
+    registry_model lim;
+    servable *same = registry_find(r, "a", NULL, &lim);
+    assert_ptr_equal(same, old);
+    assert_int_equal(lim.max_tokens_limit, 5);
+    servable_release(same);
+
+    /* a servable option: loaded again while the old one serves, then swapped */
+    a.cfg.max_num_seqs = 2;
+    sync_ok(r, &a, 1, 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    assert_int_equal(registry_wait_settled(r, 100), 0); /* the old one is still held */
+    servable_release(old);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    servable *now = registry_find(r, "a", NULL, &lim);
+    assert_non_null(now);
+    assert_int_equal(lim.cfg.max_num_seqs, 2);
+    assert_int_equal(generate(now), GEN_FINISH_LENGTH);
+    servable_release(now);
+
+    /* changed twice in a row: the second wins, the first load is dropped */
+    a.cfg.max_num_seqs = 3;
+    sync_ok(r, &a, 1, 1);
+    a.cfg.max_num_seqs = 1;
+    sync_ok(r, &a, 1, 1);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    servable_release(registry_find(r, "a", NULL, &lim));
+    assert_int_equal(lim.cfg.max_num_seqs, 1);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    registry_destroy(r);
+}
+
+static void test_sync_failures_and_pending(void **state) {
+    (void)state;
+    char bogus[128];
+    snprintf(bogus, sizeof bogus, "/tmp/lmserve-registry-bogus-%d.gguf", (int)getpid());
+    FILE *f = fopen(bogus, "w");
+    assert_non_null(f);
+    fputs("not a model", f);
+    fclose(f);
+    registry *r = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(registry_create(&r, &err), LM_OK);
+
+    /* pending (being downloaded): LOADING, then failed with the reason, then loaded */
+    assert_int_equal(registry_add_pending(r, "p", &err), LM_OK);
+    assert_int_equal(registry_add_pending(r, "p", &err), LM_ERR_INVALID);
+    assert_int_equal(info_of(r, "p").state, SERVABLE_LOADING);
+    assert_false(registry_all_ready(r));
+    registry_fail(r, "p", "the hub said no");
+    assert_true(info_of(r, "p").failed);
+    assert_string_equal(info_of(r, "p").error, "the hub said no");
+
+    registry_model m[2] = {demo_model("p"), demo_model("bad")};
+    m[1].cfg.path = bogus;
+    sync_ok(r, m, 2, 1);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    registry_info p = info_of(r, "p"), b = info_of(r, "bad");
+    assert_int_equal(p.state, SERVABLE_AVAILABLE);
+    assert_false(p.failed);
+    assert_string_equal(p.error, "");
+    assert_int_equal(b.state, SERVABLE_LOADING);
+    assert_true(b.failed);
+    assert_true(strlen(b.error) > 0);
+    assert_false(registry_all_ready(r));
+    int st = -1;
+    assert_null(registry_find(r, "bad", &st, NULL));
+    assert_int_equal(st, SERVABLE_LOADING);
+
+    /* a failed model is tried again on the next sync; removing it ends it */
+    sync_ok(r, m, 2, 1);
+    assert_int_equal(registry_wait_settled(r, 20000), 1);
+    assert_true(info_of(r, "bad").failed);
+    sync_ok(r, m, 1, 1);
+    b = info_of(r, "bad");
+    assert_int_equal(b.state, SERVABLE_END);
+    assert_false(b.failed);
+    assert_true(registry_all_ready(r));
+    registry_destroy(r);
+    unlink(bogus);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_models_listed),
@@ -208,5 +403,11 @@ int main(void) {
         cmocka_unit_test(test_template_errors_are_400),
         cmocka_unit_test(test_interleaved_streams),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest sync_tests[] = {
+        cmocka_unit_test(test_sync_add_remove),
+        cmocka_unit_test(test_sync_change),
+        cmocka_unit_test(test_sync_failures_and_pending),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    return failed + cmocka_run_group_tests(sync_tests, NULL, NULL);
 }

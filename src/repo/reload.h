@@ -1,0 +1,65 @@
+/* reload.h — the served models changing while the server runs: the two server_manager
+ * implementations (server/server.h) the server command uses.
+ *
+ * repo_reloader (--config_path): config.json is read again and applied (registry_sync: new
+ * models load in the background while the others keep serving, removed ones unload once their
+ * in-flight requests finish, changed ones reload) on POST /v1/config/reload, and by a watcher
+ * thread whenever the file, or a graph.pbtxt it names, changes (checked every
+ * --file_system_poll_wait_seconds; 0 turns the watcher off). A config.json that cannot be read
+ * (bad JSON, a bad entry, a graph that does not parse) changes nothing: the error is logged, and
+ * the reload endpoint answers with it. The watcher compares config.json's bytes and each graph's
+ * size, modification time and inode, so an edit in place and a rename over the file are both
+ * seen; a file being written may be read half-way, fail, and be read again on the next check.
+ *
+ * repo_fetcher (--source_model without --pull): the model is listed at once as LOADING, pulled
+ * into <--model_repository_path>/<source_model> on a background thread (pull.h: complete files
+ * skipped, partial ones resumed, graph.pbtxt written from the flags) while the server answers
+ * liveness and status, then loaded and served. When the hub cannot be reached but the folder
+ * already holds a graph.pbtxt, what is there is served (with a warning). A pull or load that fails
+ * ends the server with exit code 1, as a failed load at start-up does. */
+#ifndef LM_REPO_RELOAD_H
+#define LM_REPO_RELOAD_H
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "repo/config.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+/* What the registry needs of one configured model (its request limits clamped to int). */
+void repo_model_to_registry(const repo_model *m, registry_model *out);
+
+/* ---- config.json ---- */
+
+typedef struct repo_reloader repo_reloader;
+
+/* For the config.json at config_path (copied), checked every poll_s seconds (0: never). Nothing
+ * runs until the manager's start(). */
+lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloader **out, lm_error *err);
+
+/* The manager to put in server_config (valid as long as rl). */
+const server_manager *repo_reloader_manager(repo_reloader *rl);
+
+/* Reads config.json and applies it now (what the endpoint and the watcher call); *changed as
+ * registry_sync() says. Needs the manager started. Errors: those of repo_load_config() and
+ * registry_sync(); the models are left as they were. */
+lm_status repo_reloader_reload(repo_reloader *rl, int *changed, lm_error *err);
+
+/* Stops the watcher (if the manager's stop() did not) and frees. Accepts NULL. */
+void repo_reloader_destroy(repo_reloader *rl);
+
+/* ---- --source_model ---- */
+
+typedef struct repo_fetcher repo_fetcher;
+
+/* For the server flags *o (borrowed: must outlive the fetcher): source_model, the repository
+ * (--model_repository_path, else $OVMS_MODEL_REPOSITORY_PATH), --model_name (default: the source
+ * model), the task and graph flags. LM_ERR_INVALID when there is no repository. */
+lm_status repo_fetcher_create(const cli_server_opts *o, repo_fetcher **out, lm_error *err);
+
+const server_manager *repo_fetcher_manager(repo_fetcher *f);
+
+/* Stops the pull (if the manager's stop() did not) and frees. Accepts NULL. */
+void repo_fetcher_destroy(repo_fetcher *f);
+
+#endif
