@@ -33,7 +33,7 @@ typedef struct {
     long low_speed_s;
     FILE *log;
     int bar;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
 } hub_cfg;
 
 static hub_cfg resolve(const hub_opts *o) {
@@ -53,7 +53,7 @@ static hub_cfg resolve(const hub_opts *o) {
     return c;
 }
 
-static int stopped(const hub_cfg *c) { return c->stop && *c->stop; }
+static int stopped(const hub_cfg *c) { return c->stop && atomic_load(c->stop); }
 
 /* The endpoint without trailing slashes, for joining. */
 static void put_endpoint(lm_buf *b, const char *ep) {

@@ -24,7 +24,7 @@
 #ifndef LM_REPO_HUB_H
 #define LM_REPO_HUB_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,7 +40,9 @@ typedef struct {
     FILE *log;                   /* progress and notes; NULL: stderr */
     int progress;                /* 1: a progress bar; 0: one line per file; -1: bar when log is
                                   * a terminal */
-    volatile sig_atomic_t *stop; /* when it becomes non-zero, transfers stop (Ctrl+C); NULL: none */
+    atomic_int *stop;            /* when it becomes non-zero, transfers stop (Ctrl+C, or another
+                                  * thread: an atomic, which a signal handler may set too); NULL:
+                                  * none */
 } hub_opts;
 
 typedef struct {

@@ -248,10 +248,10 @@ done:
 
 /* ---------------------------------------------------------------- the command */
 
-static volatile sig_atomic_t interrupted;
+static atomic_int interrupted; /* lock-free: safe to set from a signal handler */
 static void on_signal(int sig) {
     (void)sig;
-    interrupted = 1;
+    atomic_store(&interrupted, 1);
 }
 
 repo_pull_opts repo_pull_opts_from_flags(const cli_server_opts *o, const char *repository) {
@@ -301,7 +301,7 @@ int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    interrupted = 0;
+    atomic_store(&interrupted, 0);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     p.hub.stop = &interrupted;

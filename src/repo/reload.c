@@ -239,7 +239,7 @@ struct repo_fetcher {
     registry *reg;
     pthread_t thread;
     int started;
-    volatile sig_atomic_t stop;  /* the hub client polls it */
+    atomic_int stop;             /* the hub client polls it */
     int exit_code;               /* set by the thread before it asks the server to stop */
 };
 
@@ -320,7 +320,7 @@ static lm_status fetcher_start(void *ctx, registry *models, lm_error *err) {
 
 static int fetcher_stop(void *ctx) {
     repo_fetcher *f = ctx;
-    f->stop = 1;
+    atomic_store(&f->stop, 1);
     if (f->started) pthread_join(f->thread, NULL);
     f->started = 0;
     return f->exit_code;

@@ -278,7 +278,7 @@ static void test_symlinks_refused(void **state) {
     assert_non_null(strstr(err.msg, "is not a regular file"));
 }
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 static void *stop_later(void *arg) {
     (void)arg;
