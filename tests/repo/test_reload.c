@@ -18,6 +18,9 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+/* The server of the running test; teardown kills it if a failed assertion left it running. */
+static st_server srv;
+
 static void put_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put_file(const char *path, const char *fmt, ...) {
     char tmp_path[1100];
@@ -147,7 +150,18 @@ static int wait_exit(st_server *s, int timeout_ms) {
         }
         st_sleep_ms(20);
     }
+    s->pid = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int kill_server(void **state) {
+    (void)state;
+    if (srv.pid > 0) {
+        kill(srv.pid, SIGKILL);
+        waitpid(srv.pid, NULL, 0);
+        srv.pid = 0;
+    }
+    return 0;
 }
 
 static int run_lmserve(const char *args, char *out, size_t cap) {
@@ -217,7 +231,6 @@ static void test_demo_flow(void **state) {
     rc = run_lmserve(args, out, sizeof out);
     if (rc != 0) fail_msg("add_to_config: rc %d: %s", rc, out);
 
-    st_server srv;
     char cfg[1200];
     setf(cfg, sizeof cfg, "%s/config.json", dest);
     const char *extra[] = {"--config_path", cfg, NULL};
@@ -260,7 +273,6 @@ static void test_source_model_serves_after_download(void **state) {
     setenv("HF_ENDPOINT", endpoint, 1);
     /* ~19 chunks of 64 KiB at 0.1 s each: about two seconds of download */
     set_faults("{\"faults\": [{\"path\": \"stories260K.gguf\", \"kind\": \"slow\", \"delay\": 0.1}]}");
-    st_server srv;
     const char *extra[] = {"--source_model", "org/demo", "--model_repository_path", dest, NULL};
     start_live(&srv, extra);
     /* during the download: live, not ready, LOADING, requests 503 */
@@ -350,7 +362,6 @@ static void test_reload(void **state) {
     put_file(p, GRAPH("      models_path: \"broken.gguf\"\n"));
     write_config(MODEL("story-a", "a"));
 
-    st_server srv;
     const char *extra[] = {"--config_path", cfgpath, "--file_system_poll_wait_seconds", "1", NULL};
     st_server_start(&srv, extra);
 
@@ -453,10 +464,10 @@ static void test_reload(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_demo_flow, each_setup),
-        cmocka_unit_test_setup(test_inferred_task, each_setup),
-        cmocka_unit_test_setup(test_source_model_serves_after_download, each_setup),
-        cmocka_unit_test_setup(test_reload, each_setup),
+        cmocka_unit_test_setup_teardown(test_demo_flow, each_setup, kill_server),
+        cmocka_unit_test_setup_teardown(test_inferred_task, each_setup, kill_server),
+        cmocka_unit_test_setup_teardown(test_source_model_serves_after_download, each_setup, kill_server),
+        cmocka_unit_test_setup_teardown(test_reload, each_setup, kill_server),
     };
     return cmocka_run_group_tests(tests, setup, group_teardown);
 }
