@@ -80,27 +80,16 @@ T512 INL __m512 ldm_bf16(const void *w, int64_t i, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
-/* Weights stream from memory, and a 64-byte load that straddles two cache lines costs about
- * as much as two (F32 streams at ~60% speed from a 16-byte aligned row on Zen 5): the first few
- * weights go through masked loads until w is 64-byte aligned. */
-static inline int64_t align_head(const void *w, size_t elem, int64_t n) {
-    uintptr_t a = (uintptr_t)w;
-    if (a % elem) return 0;
-    int64_t head = (int64_t)(((64 - (a & 63)) & 63) / elem);
-    return head < n ? head : n;
-}
-
+/* Results must not depend on where a row lives in memory (a model loaded from a file and the
+ * same model converted at load must give the same bits), so the summation order is fixed by the
+ * index alone: no address-dependent peeling. Loads that straddle cache lines cost speed on
+ * unaligned rows; the loader keeps converted weights 64-byte aligned instead (model.c). */
 #define FLOAT_IMPL(name, LD, LDM, ELEM)                                                        \
     T512 INL void name##_impl(int64_t n, const void *w, const float *x, size_t xs, int nx,     \
                               float *out) {                                                    \
         accs a;                                                                                \
         acc_zero(a, nx);                                                                       \
-        int64_t i = 0, head = align_head(w, ELEM, n);                                          \
-        for (; i < head; i += 16) {                                                            \
-            __mmask16 m = tail_mask(head - i);                                                 \
-            acc_fma_mask(a[1], LDM(w, i, m), m, x + i, xs, nx);                                \
-        }                                                                                      \
-        i = head;                                                                              \
+        int64_t i = 0;                                                                         \
         for (; i + 64 <= n; i += 64)                                                           \
             for (int k = 0; k < NACC; k++) acc_fma(a[k], LD(w, i + 16 * k), x + i + 16 * k, xs, nx); \
         for (; i < n; i += 16) {                                                               \

@@ -102,7 +102,8 @@ static const type_info *ggml_info(uint32_t t) {
 
 const char *ggml_type_name(ggml_type t) {
     const type_info *ti = ggml_info((uint32_t)t);
-    return ti ? ti->name : NULL;
+    if (ti) return ti->name;
+    return (unsigned)t >= LM_TYPE_FIRST ? quant_type_name(t) : NULL; /* lmserve's own types */
 }
 
 uint32_t ggml_block_elems(ggml_type t) {

@@ -146,7 +146,8 @@ size_t gguf_tensor_count(const gguf_file *f);
 const gguf_tensor *gguf_tensor_at(const gguf_file *f, size_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
 
-/* ggml type facts: name ("q4_0"), elements per block, bytes per block; 0/NULL for unknown. */
+/* Type facts: name ("q4_0"; lmserve's own types too), and for ggml's types elements and bytes per
+ * block; 0/NULL for unknown. */
 const char *ggml_type_name(ggml_type t);
 uint32_t ggml_block_elems(ggml_type t);
 uint32_t ggml_block_bytes(ggml_type t);

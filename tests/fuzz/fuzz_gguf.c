@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "compute/quant.h"
 #include "model/gguf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -148,10 +149,17 @@ static void walk_gguf(const gguf_file *f, const unsigned char *data, size_t size
         const gguf_tensor *t = gguf_tensor_at(f, i);
         FUZZ_CHECK(t && t->name.len > 0);
         FUZZ_CHECK(t->n_dims >= 1 && t->n_dims <= 4);
-        uint32_t be = ggml_block_elems(t->type), bb = ggml_block_bytes(t->type);
-        FUZZ_CHECK(be && bb && ggml_type_name(t->type));
-        FUZZ_CHECK(t->ne[0] % be == 0);
-        uint64_t nbytes = t->ne[0] / be * bb;
+        FUZZ_CHECK(ggml_type_name(t->type) != NULL);
+        uint64_t nbytes;
+        if ((unsigned)t->type >= LM_TYPE_FIRST) { /* lmserve's types: sized by their row layout */
+            FUZZ_CHECK(t->ne[0] % (uint64_t)quant_row_multiple(t->type) == 0);
+            nbytes = quant_row_bytes(t->type, (int64_t)t->ne[0]);
+        } else {
+            uint32_t be = ggml_block_elems(t->type), bb = ggml_block_bytes(t->type);
+            FUZZ_CHECK(be && bb);
+            FUZZ_CHECK(t->ne[0] % be == 0);
+            nbytes = t->ne[0] / be * bb;
+        }
         for (int d = 0; d < 4; d++) {
             FUZZ_CHECK(t->ne[d] > 0);
             if (d > 0) nbytes *= t->ne[d]; /* cannot wrap: the reader checked */
