@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
+#include "base/file.h"
+#include "base/limits.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "serving/chat.h"
@@ -208,85 +211,143 @@ int cmd_detokenize(int argc, char **argv) {
 
 typedef struct {
     const char *model;
-    const char *messages;
-    const char *tools;
-    const char *kwargs;
-    bool add_generation_prompt;
+    const char *template_file;
+    const char *date;
+    bool jsonl;
     bool help;
 } chat_template_opts;
 
 static const cli_flag chat_template_flags[] = {
     {.name = "model", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, model),
-     .metavar = "PATH", .required = true, .help = "model whose chat template is rendered",
+     .metavar = "PATH", .help = "model whose chat template is rendered (.gguf file or folder)",
      .implemented = true},
-    {.name = "messages", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, messages),
-     .metavar = "FILE.json", .required = true,
-     .help = "JSON array of chat messages ({\"role\": ..., \"content\": ...}); - for stdin",
+    {.name = "template", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, template_file),
+     .metavar = "FILE", .help = "a template file to render instead of a model's", .implemented = true},
+    {.name = "date", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, date),
+     .metavar = "YYYY-MM-DD", .help = "the day strftime_now() sees (noon), for reproducible renders",
      .implemented = true},
-    {.name = "tools", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, tools),
-     .metavar = "FILE.json", .help = "JSON array of tools passed to the template", .implemented = true},
-    {.name = "chat_template_kwargs", .kind = CLI_STRING, .offset = offsetof(chat_template_opts, kwargs),
-     .metavar = "JSON", .help = "extra template variables, e.g. '{\"enable_thinking\": false}'",
+    {.name = "jsonl", .kind = CLI_SWITCH, .offset = offsetof(chat_template_opts, jsonl),
+     .help = "one JSON object per input line; print one JSON string (or {\"error\": ...}) per line",
      .implemented = true},
-    {.name = "add_generation_prompt", .kind = CLI_BOOL,
-     .offset = offsetof(chat_template_opts, add_generation_prompt), .def = "true",
-     .help = "end with the prompt that starts the assistant's turn", .implemented = true},
     {.name = "help", .kind = CLI_SWITCH, .offset = offsetof(chat_template_opts, help),
      .help = "show this help and exit", .implemented = true},
 };
 
 static const cli_command chat_template_command = {
     .name = "lmserve chat-template",
-    .usage = "lmserve chat-template --model PATH --messages FILE.json [--tools FILE.json] "
-             "[--chat_template_kwargs JSON] [--add_generation_prompt true|false]",
-    .about = "Prints the prompt text that the model's chat template renders for the messages, "
-             "exactly as the chat endpoint would.",
+    .usage = "lmserve chat-template (--model PATH | --template FILE) [--date YYYY-MM-DD] [--jsonl] < vars.json",
+    .about = "Reads one JSON object on stdin (messages, optional tools, add_generation_prompt, "
+             "bos_token, eos_token and any extra keys, all passed to the template as variables) and "
+             "prints the rendered prompt exactly, nothing else. With --model, bos_token and eos_token "
+             "default to the model's. A template error goes to stderr and exits 1.",
     .flags = chat_template_flags,
     .n_flags = sizeof chat_template_flags / sizeof chat_template_flags[0],
 };
 
-static json_t *load_json_arg(const char *path, lm_error *err) {
-    json_error_t jerr;
-    json_t *v = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
-    if (!v) err_set(err, LM_ERR_INVALID, "%s: %s (line %d, column %d)", path, jerr.text, jerr.line, jerr.column);
-    return v;
+/* Parses YYYY-MM-DD into a struct tm at 12:00:00; 0 on success. */
+static int parse_date(const char *s, struct tm *tm) {
+    int y, m, d;
+    char extra;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    memset(tm, 0, sizeof *tm);
+    tm->tm_year = y - 1900;
+    tm->tm_mon = m - 1;
+    tm->tm_mday = d;
+    tm->tm_hour = 12;
+    tm->tm_isdst = -1;
+    time_t t = timegm(tm); /* normalises and fills the weekday, so %A and %a work */
+    if (t == (time_t)-1) return -1;
+    gmtime_r(&t, tm);
+    return tm->tm_mday == d ? 0 : -1; /* 2026-02-30 rolled over: refuse */
+}
+
+/* Prints one --jsonl result line: the rendered text or {"error": message}. */
+static void print_json_line(const char *text, size_t len, const char *error) {
+    json_t *v = error ? json_pack("{s:s}", "error", error) : json_stringn(text, len);
+    char *dump = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    printf("%s\n", dump ? dump : "{\"error\":\"output is not valid UTF-8\"}");
+    free(dump);
+    json_decref(v);
 }
 
 int cmd_chat_template(int argc, char **argv) {
     chat_template_opts o;
     int rc = cli_parse_or_exit(&chat_template_command, argc, argv, &o);
     if (rc != CLI_CONTINUE) return rc;
+    const char *name = chat_template_command.name;
+    if (!o.model == !o.template_file) {
+        fprintf(stderr, "%s: give exactly one of --model and --template\nTry '%s --help'.\n", name, name);
+        return CLI_EXIT_USAGE;
+    }
+    struct tm day, *now = NULL;
+    if (o.date) {
+        if (parse_date(o.date, &day) != 0) {
+            fprintf(stderr, "%s: --date: '%s' is not a date YYYY-MM-DD\n", name, o.date);
+            return CLI_EXIT_USAGE;
+        }
+        now = &day;
+    }
     lm_error err;
     err_clear(&err);
     tok_tokenizer *t = NULL;
     chat_template *ct = NULL;
-    json_t *msgs = NULL, *tools = NULL, *kwargs = NULL;
-    lm_buf out = {0};
+    lm_buf in = {0}, out = {0};
     rc = CLI_EXIT_FAILURE;
-    if (!(msgs = load_json_arg(o.messages, &err))) goto done;
-    if (o.tools && !(tools = load_json_arg(o.tools, &err))) goto done;
-    if (o.kwargs) {
-        json_error_t jerr;
-        kwargs = json_loads(o.kwargs, 0, &jerr);
-        if (!json_is_object(kwargs)) {
-            err_set(&err, LM_ERR_INVALID, "--chat_template_kwargs must be a JSON object");
+    if (o.model) {
+        if (tok_load_path(o.model, &t, &err) != LM_OK || chat_template_load(o.model, t, &ct, &err) != LM_OK)
+            goto done;
+    } else {
+        size_t len;
+        char *src = file_read_all(o.template_file, LM_TPL_MAX_SOURCE, &len);
+        if (!src) {
+            err_set(&err, LM_ERR_IO, "cannot read template '%s' (missing, unreadable or too large)",
+                    o.template_file);
             goto done;
         }
-    } else {
-        kwargs = json_object();
+        lm_status s = chat_template_compile(src, len, NULL, &ct, &err);
+        free(src);
+        if (s != LM_OK) goto done;
     }
-    json_object_set_new(kwargs, "add_generation_prompt", json_boolean(o.add_generation_prompt));
-    if (tok_load_path(o.model, &t, &err) != LM_OK) goto done;
-    if (chat_template_load(o.model, t, &ct, &err) != LM_OK) goto done;
-    if (chat_template_render(ct, msgs, tools, kwargs, &out, &err) != LM_OK) goto done;
-    fwrite(out.data ? out.data : "", 1, out.len, stdout);
-    rc = CLI_EXIT_OK;
+    read_stdin(&in);
+    if (!o.jsonl) {
+        json_error_t jerr;
+        json_t *vars = json_loadb(buf_cstr(&in), in.len, 0, &jerr);
+        if (!json_is_object(vars)) {
+            err_set(&err, LM_ERR_INVALID, "stdin must hold one JSON object%s%s", vars ? "" : ": ",
+                    vars ? "" : jerr.text);
+        } else if (chat_template_render_vars(ct, vars, now, &out, &err) == LM_OK) {
+            fwrite(out.data ? out.data : "", 1, out.len, stdout);
+            rc = CLI_EXIT_OK;
+        }
+        json_decref(vars);
+        goto done;
+    }
+    rc = CLI_EXIT_OK; /* --jsonl: errors are reported per line */
+    for (char *line = in.data, *end = in.data ? in.data + in.len : NULL; line && line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        json_error_t jerr;
+        json_t *vars = json_loadb(line, len, 0, &jerr);
+        lm_error lerr;
+        err_clear(&lerr);
+        buf_reset(&out);
+        if (!json_is_object(vars))
+            print_json_line(NULL, 0, vars ? "the line is not a JSON object" : jerr.text);
+        else if (chat_template_render_vars(ct, vars, now, &out, &lerr) != LM_OK)
+            print_json_line(NULL, 0, lerr.msg);
+        else
+            print_json_line(out.data ? out.data : "", out.len, NULL);
+        json_decref(vars);
+        line = nl ? nl + 1 : end;
+    }
 done:
-    if (rc != CLI_EXIT_OK) rc = fail(chat_template_command.name, &err);
+    if (rc != CLI_EXIT_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        if (err.code == LM_ERR_INVALID && !ct) rc = CLI_EXIT_USAGE;
+    }
+    buf_fini(&in);
     buf_fini(&out);
-    json_decref(msgs);
-    json_decref(tools);
-    json_decref(kwargs);
     chat_template_destroy(ct);
     tok_destroy(t);
     return rc;

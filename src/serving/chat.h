@@ -9,6 +9,7 @@
 #define LM_SERVING_CHAT_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -22,11 +23,22 @@ typedef struct chat_template chat_template;
 lm_status chat_template_load(const char *path, const tok_tokenizer *tok, chat_template **out,
                              lm_error *err);
 
+/* Compiles template source text directly (a template file given by hand); `tok` (may be NULL)
+ * supplies bos_token/eos_token defaults. */
+lm_status chat_template_compile(const char *source, size_t len, const tok_tokenizer *tok,
+                                chat_template **out, lm_error *err);
+
 /* Renders `messages` (a JSON array), `tools` (NULL or an array) and `kwargs` (NULL or an object)
  * into *out. raise_exception() and render errors give LM_ERR_TEMPLATE / LM_ERR_LIMIT with the
  * template's message; `out` is unchanged on failure. */
 lm_status chat_template_render(const chat_template *ct, json_t *messages, json_t *tools,
                                json_t *kwargs, lm_buf *out, lm_error *err);
+
+/* Renders with `vars` (a JSON object) as the template's variables exactly as given, adding only
+ * bos_token/eos_token when absent. `now` (NULL: the system clock) pins what strftime_now()
+ * reads, so renders are reproducible. */
+lm_status chat_template_render_vars(const chat_template *ct, json_t *vars, const struct tm *now,
+                                    lm_buf *out, lm_error *err);
 
 void chat_template_destroy(chat_template *ct); /* accepts NULL */
 

@@ -503,12 +503,13 @@ static void test_bin_subcommands(void **state) {
     assert_non_null(strstr(out, "did you mean '--jsonl'?"));
 
     assert_int_equal(run_bin("chat-template --help", out, sizeof out), 0);
-    assert_non_null(strstr(out, "--messages FILE.json"));
-    assert_non_null(strstr(out, "--add_generation_prompt"));
+    assert_non_null(strstr(out, "--template FILE"));
+    assert_non_null(strstr(out, "--date YYYY-MM-DD"));
     assert_int_equal(run_bin("chat-template --model m --messages x.json", out, sizeof out), 64);
-    assert_non_null(strstr(out, "x.json"));
-    assert_int_equal(run_bin("chat-template --model m", out, sizeof out), 64);
-    assert_non_null(strstr(out, "missing required flag --messages"));
+    assert_non_null(strstr(out, "--messages"));
+    assert_int_equal(run_bin("chat-template", out, sizeof out), 64);
+    assert_non_null(strstr(out, "exactly one of --model and --template"));
+    assert_int_equal(run_bin("chat-template --template t.jinja --date 2026-13-01", out, sizeof out), 64);
 
     assert_int_equal(run_bin("generate --help", out, sizeof out), 0);
     assert_non_null(strstr(out, "--prompt"));

@@ -47,26 +47,44 @@ static void test_detokenize_round_trip(void **state) {
 
 static void test_chat_template(void **state) {
     (void)state;
-    char path[] = "/tmp/lmtest_msgs_XXXXXX";
-    int fd = mkstemp(path);
-    const char *msgs = "[{\"role\":\"system\",\"content\":\"A story.\"},"
-                       "{\"role\":\"user\",\"content\":\"Once upon a time\"}]";
-    assert_int_equal(write(fd, msgs, strlen(msgs)), (ssize_t)strlen(msgs));
-    close(fd);
     lm_buf out = {0}, err = {0};
-    char *argv[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", path, NULL};
-    assert_int_equal(lmtest_run(argv, "", &out, &err), 0);
-    /* models/demo/chat_template.jinja: system text, a blank line, the user text, then " " */
+    /* the demo model's template (models/demo/chat_template.jinja) */
+    char *model[] = {"lmserve", "chat-template", "--model", MODEL, NULL};
+    const char *vars = "{\"messages\":[{\"role\":\"system\",\"content\":\"A story.\"},"
+                       "{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                       "\"add_generation_prompt\":true}";
+    assert_int_equal(lmtest_run(model, vars, &out, &err), 0);
     assert_string_equal(buf_cstr(&out), "A story.\n\nOnce upon a time ");
     buf_reset(&out);
-    char *nogen[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", path,
-                     "--add_generation_prompt", "false", NULL};
-    assert_int_equal(lmtest_run(nogen, "", &out, &err), 0);
-    assert_string_equal(buf_cstr(&out), "A story.\n\nOnce upon a time");
+
+    /* a template file, a pinned date, extra keys and the model's absence of bos/eos */
+    char path[] = "/tmp/lmtest_tpl_XXXXXX";
+    int fd = mkstemp(path);
+    const char *tpl = "{{ strftime_now('%Y-%m-%d %A') }}|{{ name }}|{{ bos_token is defined }}\n"
+                      "{%- for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+                      "{% if fail %}{{ raise_exception('bad ' ~ fail) }}{% endif %}";
+    assert_int_equal(write(fd, tpl, strlen(tpl)), (ssize_t)strlen(tpl));
+    close(fd);
+    char *file[] = {"lmserve", "chat-template", "--template", path, "--date", "2026-01-15", NULL};
+    assert_int_equal(lmtest_run(file, "{\"name\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                                &out, &err), 0);
+    assert_string_equal(buf_cstr(&out), "2026-01-15 Thursday|x|False[user]hi");
     buf_reset(&out);
-    char *stdin_msgs[] = {"lmserve", "chat-template", "--model", MODEL, "--messages", "-", NULL};
-    assert_int_equal(lmtest_run(stdin_msgs, "{\"not\": \"an array\"}", &out, &err), 64);
-    assert_non_null(strstr(buf_cstr(&err), "messages must be an array"));
+    /* a template error: message on stderr, exit 1, nothing on stdout */
+    assert_int_equal(lmtest_run(file, "{\"messages\":[],\"fail\":\"input\"}", &out, &err), 1);
+    assert_int_equal(out.len, 0);
+    assert_non_null(strstr(buf_cstr(&err), "bad input"));
+    buf_reset(&err);
+    /* --jsonl: one JSON string or {"error": ...} per line */
+    char *jsonl[] = {"lmserve", "chat-template", "--template", path, "--date", "2026-01-15", "--jsonl", NULL};
+    assert_int_equal(lmtest_run(jsonl, "{\"name\":\"a\",\"messages\":[]}\n{\"messages\":[],\"fail\":\"x\"}\nnope\n",
+                                &out, &err), 0);
+    const char *o = buf_cstr(&out);
+    assert_non_null(strstr(o, "\"2026-01-15 Thursday|a|False\"\n{\"error\":"));
+    assert_non_null(strstr(o, "bad x"));
+    int lines = 0;
+    for (const char *p = o; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 3);
     unlink(path);
     buf_fini(&out);
     buf_fini(&err);
