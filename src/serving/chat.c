@@ -128,7 +128,10 @@ lm_status chat_template_render(const chat_template *ct, json_t *messages, json_t
     if (!json_object_get(ctx, "add_generation_prompt"))
         json_object_set_new(ctx, "add_generation_prompt", json_true());
     json_object_set(ctx, "messages", messages);
-    if (tools && !json_is_null(tools)) json_object_set(ctx, "tools", tools);
+    /* as transformers' apply_chat_template: tools and documents are None when not given, so
+     * `tools is not none` and `tools is defined` behave as templates expect */
+    json_object_set_new(ctx, "tools", tools && !json_is_null(tools) ? json_incref(tools) : json_null());
+    if (!json_object_get(ctx, "documents")) json_object_set_new(ctx, "documents", json_null());
     lm_status st = chat_template_render_vars(ct, ctx, NULL, out, err);
     json_decref(ctx);
     return st;

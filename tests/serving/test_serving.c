@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "serving/chat.h"
 #include "serving/serving.h"
 
 static servable *g_s;
@@ -266,6 +267,28 @@ static void test_chat_template(void **state) {
     json_decref(msgs);
 }
 
+/* As transformers: absent tools and documents are None, not undefined. */
+static void test_chat_tools_default_to_none(void **state) {
+    (void)state;
+    const char *src = "{{ tools is none }}|{{ documents is none }}|{{ add_generation_prompt }}|"
+                      "{{ tools | length if tools is not none else 0 }}";
+    chat_template *ct = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(chat_template_compile(src, strlen(src), NULL, &ct, &err), LM_OK);
+    json_t *msgs = json_array(), *tools = json_loads("[{\"type\":\"function\"}]", 0, NULL);
+    lm_buf out = {0};
+    assert_int_equal(chat_template_render(ct, msgs, NULL, NULL, &out, &err), LM_OK);
+    assert_string_equal(buf_cstr(&out), "True|True|True|0");
+    buf_reset(&out);
+    assert_int_equal(chat_template_render(ct, msgs, tools, NULL, &out, &err), LM_OK);
+    assert_string_equal(buf_cstr(&out), "False|True|True|1");
+    buf_fini(&out);
+    json_decref(msgs);
+    json_decref(tools);
+    chat_template_destroy(ct);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_texts),
@@ -275,6 +298,7 @@ int main(void) {
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_chat_template),
+        cmocka_unit_test(test_chat_tools_default_to_none),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
