@@ -33,10 +33,15 @@ typedef float (*kern_dot_fn)(int64_t n, const void *w_row, const float *x);
 typedef void (*kern_dotn_fn)(int64_t n, const void *w_row, const float *x, size_t x_stride, int nx,
                              float *out);
 
+/* y[i] += a * row[i] for i < n, the row stored as its type: the attention's weighted sum of
+ * cached values. Only F32 and F16 (the KV cache types) have one. */
+typedef void (*kern_axpy_fn)(int64_t n, float a, const void *row, float *y);
+
 typedef struct {
     const char *name;                 /* "scalar", "avx2", "avx512" */
     kern_dot_fn dot[LM_TYPE_COUNT];   /* NULL: type not handled by this set (fall back to ref) */
     kern_dotn_fn dotn[LM_TYPE_COUNT]; /* NULL: loop over dot */
+    kern_axpy_fn axpy[LM_TYPE_COUNT]; /* NULL: the reference's */
 } kern_set;
 
 /* The scalar reference set: handles every type quant_type_known() knows. */

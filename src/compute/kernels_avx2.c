@@ -338,10 +338,32 @@ DEFINE_DOTS(q4_K)
 DEFINE_DOTS(q5_K)
 DEFINE_DOTS(q6_K)
 
+/* y += a * row (attention values); the tail is scalar */
+T256 static void axpy_f32(int64_t n, float a, const void *row, float *y) {
+    const float *x = row;
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+T256 static void axpy_f16(int64_t n, float a, const void *row, float *y) {
+    const uint16_t *x = row;
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, v, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * kern_f16_to_f32(x[i]);
+}
+
 #define ENTRY(t, name) [t] = dot_##name
 #define ENTRYN(t, name) [t] = dotn_##name
 static const kern_set g_avx2 = {
     .name = "avx2",
+    .axpy = {[GGML_TYPE_F32] = axpy_f32, [GGML_TYPE_F16] = axpy_f16},
     .dot = {
         ENTRY(GGML_TYPE_F32, f32), ENTRY(GGML_TYPE_F16, f16), ENTRY(GGML_TYPE_BF16, bf16),
         ENTRY(GGML_TYPE_Q4_0, q4_0), ENTRY(LM_TYPE_I4_G32, q4_0), ENTRY(LM_TYPE_I4_G64, i4_g64),

@@ -432,10 +432,31 @@ DEFINE_DOTS(q4_K)
 DEFINE_DOTS(q5_K)
 DEFINE_DOTS(q6_K)
 
+/* y += a * row (attention values); the tail through a mask */
+T512 static void axpy_f32(int64_t n, float a, const void *row, float *y) {
+    const float *x = row;
+    __m512 va = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, v, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+T512 static void axpy_f16(int64_t n, float a, const void *row, float *y) {
+    __m512 va = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = ldm_f16(row, i, m);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, v, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 #define ENTRY(t, name) [t] = dot_##name
 #define ENTRYN(t, name) [t] = dotn_##name
 static const kern_set g_avx512 = {
     .name = "avx512",
+    .axpy = {[GGML_TYPE_F32] = axpy_f32, [GGML_TYPE_F16] = axpy_f16},
     .dot = {
         ENTRY(GGML_TYPE_F32, f32), ENTRY(GGML_TYPE_F16, f16), ENTRY(GGML_TYPE_BF16, bf16),
         ENTRY(GGML_TYPE_Q4_0, q4_0), ENTRY(LM_TYPE_I4_G32, q4_0), ENTRY(LM_TYPE_I4_G64, i4_g64),

@@ -120,8 +120,19 @@ REF_DOT(i4_g32, LM_TYPE_I4_G32)
 REF_DOT(i4_g64, LM_TYPE_I4_G64)
 REF_DOT(i4_g128, LM_TYPE_I4_G128)
 
+static void axpy_f32(int64_t n, float a, const void *row, float *y) {
+    const float *x = row;
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void axpy_f16(int64_t n, float a, const void *row, float *y) {
+    const uint16_t *x = row;
+    for (int64_t i = 0; i < n; i++) y[i] += a * kern_f16_to_f32(x[i]);
+}
+
 static const kern_set g_reference = {
     .name = "scalar",
+    .axpy = {[GGML_TYPE_F32] = axpy_f32, [GGML_TYPE_F16] = axpy_f16},
     .dot = {
         [GGML_TYPE_F32] = dot_f32,
         [GGML_TYPE_F16] = dot_f16,

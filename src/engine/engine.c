@@ -163,15 +163,11 @@ static float kv_dot(const engine *e, const float *q, const void *kc, int hd) {
     return dot(hd, kc, q);
 }
 
-/* out += a * cached v over hd elements */
+/* out += a * cached v over hd elements, with the kernel set's axpy */
 static void kv_axpy(const engine *e, float *out, float a, const void *vc, int hd) {
-    if (e->p.kv_type == GGML_TYPE_F32) {
-        const float *v = vc;
-        for (int i = 0; i < hd; i++) out[i] += a * v[i];
-    } else {
-        const uint16_t *v = vc;
-        for (int i = 0; i < hd; i++) out[i] += a * kern_f16_to_f32(v[i]);
-    }
+    kern_axpy_fn axpy = e->k->axpy[e->p.kv_type] ? e->k->axpy[e->p.kv_type]
+                                                  : kern_reference()->axpy[e->p.kv_type];
+    axpy(hd, a, vc, out);
 }
 
 static int block_alloc(engine *e) {

@@ -148,6 +148,40 @@ static void test_forced_set(void **state) {
     assert_string_equal(kern_best()->name, "scalar");
 }
 
+/* axpy (y += a * row) of every set against the reference, F32 and F16 rows, ragged lengths. */
+static void test_axpy_matches_reference(void **state) {
+    (void)state;
+    enum { N = 203 };
+    static float w[N], y0[N], ref[N], got[N];
+    static uint16_t h[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (float)((i * 37) % 101 - 50) / 25.0f;
+        h[i] = kern_f32_to_f16(w[i]);
+        y0[i] = (float)((i * 13) % 17 - 8) / 4.0f;
+    }
+    const kern_set *sets[8];
+    size_t n_sets = kern_available(sets, 8);
+    const ggml_type types[2] = {GGML_TYPE_F32, GGML_TYPE_F16};
+    const void *rows[2] = {w, h};
+    for (int k = 0; k < 2; k++) {
+        assert_non_null(kern_reference()->axpy[types[k]]);
+        for (int n = 1; n <= N; n += 7) {
+            memcpy(ref, y0, sizeof ref);
+            kern_reference()->axpy[types[k]](n, 0.375f, rows[k], ref);
+            for (int i = n; i < N; i++) assert_true(ref[i] == y0[i]); /* nothing past n */
+            for (size_t s = 0; s < n_sets; s++) {
+                if (!sets[s]->axpy[types[k]]) continue;
+                memcpy(got, y0, sizeof got);
+                sets[s]->axpy[types[k]](n, 0.375f, rows[k], got);
+                for (int i = 0; i < N; i++)
+                    if (fabsf(got[i] - ref[i]) > 1e-6f * (1 + fabsf(ref[i])))
+                        fail_msg("set %s type %d n %d: y[%d] %g vs %g", sets[s]->name, (int)types[k], n, i,
+                                 (double)got[i], (double)ref[i]);
+            }
+        }
+    }
+}
+
 /* The same row gives the same bits wherever it lives: a model mapped from a file and the same
  * model converted into a heap buffer must produce identical logits. */
 static void test_results_do_not_depend_on_address(void **state) {
@@ -191,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_sets_match_reference),
         cmocka_unit_test(test_reference_is_dequant_dot),
         cmocka_unit_test(test_results_do_not_depend_on_address),
+        cmocka_unit_test(test_axpy_matches_reference),
         cmocka_unit_test(test_forced_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
