@@ -227,6 +227,47 @@ lm_status engine_seq_truncate(engine *e, int id, int n, lm_error *err) {
 
 int engine_free_blocks(const engine *e) { return e->n_free; }
 
+/* ---- prefix sharing ------------------------------------------------------------------------ */
+
+int engine_block_size(const engine *e) { return e->p.block_size; }
+
+int engine_seq_blocks(const engine *e, int seq, const int **blocks) {
+    const seq_state *s = seq_get(e, seq);
+    if (!s) return 0;
+    *blocks = s->blocks;
+    return s->n_blocks;
+}
+
+lm_status engine_seq_attach(engine *e, int seq, const int *blocks, int n, lm_error *err) {
+    seq_state *s = seq_get(e, seq);
+    if (!s || s->len != 0)
+        return err_set(err, LM_ERR_INVALID, "sequence %d is not an open empty sequence", seq);
+    if (n < 0 || n > e->max_blocks_per_seq || (int64_t)n * e->p.block_size > e->p.n_ctx)
+        return err_set(err, LM_ERR_INVALID, "%d blocks do not fit a sequence", n);
+    for (int i = 0; i < n; i++)
+        if (blocks[i] < 0 || blocks[i] >= e->p.n_blocks || e->block_ref[blocks[i]] <= 0)
+            return err_set(err, LM_ERR_INVALID, "block %d is not held", blocks[i]);
+    for (int i = 0; i < n; i++) {
+        e->block_ref[blocks[i]]++;
+        s->blocks[i] = blocks[i];
+    }
+    s->n_blocks = n;
+    s->len = n * e->p.block_size;
+    return LM_OK;
+}
+
+void engine_block_retain(engine *e, int block) {
+    if (block >= 0 && block < e->p.n_blocks && e->block_ref[block] > 0) e->block_ref[block]++;
+}
+
+void engine_block_release(engine *e, int block) {
+    if (block >= 0 && block < e->p.n_blocks && e->block_ref[block] > 0) block_release(e, block);
+}
+
+int engine_block_refs(const engine *e, int block) {
+    return block >= 0 && block < e->p.n_blocks ? e->block_ref[block] : 0;
+}
+
 /* ---- the step ------------------------------------------------------------------------------ */
 
 static lm_status validate(engine *e, const engine_item *items, int n_items, int *total,

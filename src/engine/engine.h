@@ -51,6 +51,26 @@ lm_status engine_seq_truncate(engine *e, int id, int n, lm_error *err);
 /* Free KV blocks in the pool. */
 int engine_free_blocks(const engine *e);
 
+/* ---- prefix sharing ----
+ * A block holds block_size positions of every layer. Full blocks of a prompt can be shared: a
+ * holder (the serving layer's prefix cache) retains a block so it outlives its sequence, and a
+ * new sequence starts from retained blocks with engine_seq_attach instead of recomputing them.
+ * Shared blocks are never written: a sequence only writes positions past what it attached. */
+
+int engine_block_size(const engine *e);
+/* The block table of an open sequence: *blocks points at n = ceil(len / block_size) ids, valid
+ * until the sequence changes. Returns n (0 for an id that is not open). */
+int engine_seq_blocks(const engine *e, int seq, const int **blocks);
+/* Starts an empty open sequence with n full blocks (retained for it): its length becomes
+ * n * block_size. LM_ERR_INVALID if the sequence is not empty or n is out of range. */
+lm_status engine_seq_attach(engine *e, int seq, const int *blocks, int n, lm_error *err);
+/* Keeps a block out of the free pool until the matching release; a block returns to the pool when
+ * its last holder (sequence or retainer) lets go. */
+void engine_block_retain(engine *e, int block);
+void engine_block_release(engine *e, int block);
+/* Holders of a block (0 = free). */
+int engine_block_refs(const engine *e, int block);
+
 /* Which logits a batch item wants back. */
 typedef enum {
     ENGINE_LOGITS_NONE, /* prompt chunk that is not the last */

@@ -249,6 +249,45 @@ static void test_limits_and_errors(void **state) {
     engine_destroy(e);
 }
 
+/* A sequence started from another's retained prompt blocks gives the same logits as one that
+ * computed the whole prompt; the shared blocks survive the first sequence and return to the pool
+ * with their last holder. */
+static void test_attach_shared_prefix(void **state) {
+    (void)state;
+    engine *e = make_engine(kern_reference(), GGML_TYPE_F32, 2, 4, 64);
+    lm_error err;
+    err_clear(&err);
+    int32_t prompt[11] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298};
+    float full[512], shared[512];
+    int a, b;
+    assert_int_equal(engine_seq_open(e, &a, &err), LM_OK);
+    engine_item it = {a, prompt, 11, ENGINE_LOGITS_LAST, full};
+    assert_int_equal(engine_step(e, &it, 1, &err), LM_OK);
+    const int *blocks;
+    assert_int_equal(engine_seq_blocks(e, a, &blocks), 3);
+    int keep[2] = {blocks[0], blocks[1]}; /* the two full blocks: positions 0..7 */
+    engine_block_retain(e, keep[0]);
+    engine_block_retain(e, keep[1]);
+    int free_before = engine_free_blocks(e);
+    engine_seq_close(e, a);
+    assert_int_equal(engine_free_blocks(e), free_before + 1); /* only the partial block came back */
+    assert_int_equal(engine_block_refs(e, keep[0]), 1);
+
+    assert_int_equal(engine_seq_open(e, &b, &err), LM_OK);
+    assert_int_equal(engine_seq_attach(e, b, keep, 2, &err), LM_OK);
+    assert_int_equal(engine_seq_len(e, b), 8);
+    it = (engine_item){b, prompt + 8, 3, ENGINE_LOGITS_LAST, shared};
+    assert_int_equal(engine_step(e, &it, 1, &err), LM_OK);
+    for (int v = 0; v < 512; v++) assert_true(fabsf(full[v] - shared[v]) < 1e-5f);
+    assert_int_equal(engine_seq_attach(e, b, keep, 2, &err), LM_ERR_INVALID); /* not empty */
+    engine_seq_close(e, b);
+    engine_block_release(e, keep[0]);
+    engine_block_release(e, keep[1]);
+    assert_int_equal(engine_block_refs(e, keep[0]), 0);
+    assert_int_equal(engine_free_blocks(e), 2 * 512 / 4); /* everything back */
+    engine_destroy(e);
+}
+
 static void test_missing_model_is_an_error(void **state) {
     (void)state;
     lm_error err;
@@ -265,6 +304,7 @@ int main(void) {
         cmocka_unit_test(test_chunked_prompt_small_blocks),
         cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_limits_and_errors),
+        cmocka_unit_test(test_attach_shared_prefix),
         cmocka_unit_test(test_missing_model_is_an_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
