@@ -437,7 +437,8 @@ static const cli_flag server_flags[] = {
      .help = "list the models in --model_repository_path and exit", .implemented = true},
 
     {.name = "enable_prefix_caching", .kind = CLI_BOOL, SRV(enable_prefix_caching), .def = "true",
-     .group = "Text generation", .help = "reuse the KV cache of prompt prefixes seen before"},
+     .group = "Text generation", .help = "reuse the KV cache of prompt prefixes seen before",
+     .implemented = true},
     {.name = "max_prompt_len", .kind = CLI_INT, SRV(max_prompt_len), .min = 1, .max = 1 << 24,
      .metavar = "TOKENS", .help = "longest prompt accepted (default: the model's context)",
      .implemented = true},

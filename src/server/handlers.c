@@ -198,7 +198,10 @@ static void cancel_all(server_req *q) {
 static void note_finish(server_req *q, int i, const gen_chunk *c) {
     q->ch[i].finish = c->finish;
     q->ch[i].completion_tokens = c->completion_tokens;
-    if (c->prompt_tokens) q->prompt_tokens = c->prompt_tokens;
+    if (c->prompt_tokens) {
+        q->prompt_tokens = c->prompt_tokens;
+        q->cached_tokens = c->cached_tokens;
+    }
     if (c->finish == GEN_FINISH_ERROR) {
         if (!q->failed) q->fail_err = c->err;
         q->failed = 1;
@@ -297,7 +300,7 @@ static enum MHD_Result respond_unary(server_req *q) {
         choices[i].logprobs = ch->logprobs;
         choices[i].finish = ch->finish;
     }
-    oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
+    oai_usage u = {q->prompt_tokens, total_completion_tokens(q), q->cached_tokens};
     json_t *r = oai_response_unary(&q->meta, choices, (size_t)q->n_gen, &u);
     for (int i = 0; i < q->n_gen; i++) buf_fini(&echoed[i]);
     return server_respond_json(q, MHD_HTTP_OK, r);
@@ -359,7 +362,7 @@ static void stream_produce(server_req *q) {
         }
     }
     if (!all_finished(q) || q->stream_end) return;
-    oai_usage u = {q->prompt_tokens, total_completion_tokens(q)};
+    oai_usage u = {q->prompt_tokens, total_completion_tokens(q), q->cached_tokens};
     oai_stream_end end = {q->failed ? &q->fail_err : NULL, q->cancelled, q->oreq.include_usage ? &u : NULL};
     oai_sse_finish(&q->out, &q->meta, &end);
     q->stream_end = 1;

@@ -180,6 +180,7 @@ typedef struct {
 
 typedef struct {
     size_t prompt_tokens, completion_tokens;
+    size_t cached_tokens;        /* prompt tokens served from the prefix cache */
 } oai_usage;
 
 /* A whole unary response: chat.completion or text_completion. */

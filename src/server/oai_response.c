@@ -183,6 +183,8 @@ static json_t *usage_object(const oai_usage *u) {
     json_object_set_new(o, "prompt_tokens", json_integer((json_int_t)u->prompt_tokens));
     json_object_set_new(o, "completion_tokens", json_integer((json_int_t)u->completion_tokens));
     json_object_set_new(o, "total_tokens", json_integer((json_int_t)(u->prompt_tokens + u->completion_tokens)));
+    json_object_set_new(o, "prompt_tokens_details",
+                        json_pack("{s:I}", "cached_tokens", (json_int_t)u->cached_tokens));
     return o;
 }
 

@@ -83,6 +83,7 @@ typedef struct server_req {
     int n_gen;
     server_choice ch[OAI_MAX_N];
     size_t prompt_tokens;
+    size_t cached_tokens;        /* of those, served from the prefix cache */
     int failed;                  /* a sample finished with GEN_FINISH_ERROR: fail_err */
     lm_error fail_err;
     int cancelled;               /* a sample was cancelled by shutdown */

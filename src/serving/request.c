@@ -167,6 +167,7 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
         if (r->finish != GEN_FINISH_NONE) {
             chunk->prompt_tokens = r->prompt_tokens;
             chunk->completion_tokens = r->completion_tokens;
+            chunk->cached_tokens = (size_t)r->shared * (size_t)r->s->block_size;
             chunk->err = r->err;
             r->finish_polled = 1;
         }

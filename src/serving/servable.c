@@ -2,7 +2,10 @@
  *
  * The loop does continuous batching: each iteration admits queued requests (FIFO) whose
  * worst-case KV need (prompt + max_tokens, capped at the context) fits the blocks not yet
- * reserved, so a running sequence can never run out of KV memory; then one engine step advances
+ * reserved, so a running sequence can never run out of KV memory. With prefix caching, a prompt's
+ * full blocks stay cached after its prefill (prefix_cache.h): a later prompt that starts the same
+ * way attaches them instead of recomputing, and unused cached blocks are evicted (LRU) when
+ * admission needs room; then one engine step advances
  * every running request: a prompt chunk for those still prefilling, one token for the others;
  * then samples, detokenizes, checks stop conditions and hands text to each request's channel
  * (request.c). Cancelled requests are finished between steps, on this thread. */
@@ -91,6 +94,12 @@ static lm_status load(servable *s, lm_error *err) {
     s->max_prompt = c->max_prompt_len > 0 && c->max_prompt_len < s->n_ctx ? c->max_prompt_len : s->n_ctx - 1;
     s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
     LM_TRY(make_engine(s, err));
+    s->match = malloc(((size_t)s->n_ctx / (size_t)s->block_size + 1) * sizeof *s->match);
+    if (!s->match) return err_set(err, LM_ERR_NOMEM, "out of memory");
+    if (c->enable_prefix_caching) {
+        s->prefix = prefix_cache_create(s->n_blocks, s->block_size);
+        if (!s->prefix) return err_set(err, LM_ERR_NOMEM, "out of memory for the prefix cache");
+    }
     load_defaults(s, dir);
     lm_error terr;
     err_clear(&terr);
@@ -160,6 +169,8 @@ void servable_destroy(servable *s) {
     chat_template_destroy(s->chat);
     free(s->running);
     free(s->logits);
+    prefix_cache_destroy(s->prefix, s->e);
+    free(s->match);
     engine_destroy(s->e);
     tok_destroy(s->tok);
     model_destroy(s->m);
@@ -258,6 +269,47 @@ static int reserve_of(const servable *s, const gen_request *r) {
     return blocks_for(s, (int64_t)r->n_prompt + gen);
 }
 
+/* KV blocks running requests may still allocate at most (reserved minus what they hold). */
+static int outstanding(const servable *s) {
+    int n = 0;
+    for (int i = 0; i < s->n_running; i++) {
+        const gen_request *r = s->running[i];
+        const int *blocks;
+        int own = engine_seq_blocks(s->e, r->seq, &blocks) - r->shared;
+        n += r->reserved > own ? r->reserved - own : 0;
+    }
+    return n;
+}
+
+/* Admits r if its worst case fits the pool (after evicting unused cached blocks if needed):
+ * opens its sequence and attaches the cached blocks of its prompt's longest cached prefix.
+ * Returns 0 when r must wait. At least one prompt token is always computed (it gives the logits),
+ * so at most (n_prompt - 1) / block_size blocks are shared. */
+static int try_admit(servable *s, gen_request *r) {
+    int matched = 0;
+    if (s->prefix) {
+        int full = (int)((r->n_prompt - 1) / (size_t)s->block_size);
+        matched = prefix_cache_match(s->prefix, r->prompt, full, s->match);
+        for (int i = 0; i < matched; i++) engine_block_retain(s->e, s->match[i]); /* keep through eviction */
+    }
+    int need = reserve_of(s, r) - matched;
+    int avail = engine_free_blocks(s->e) - outstanding(s);
+    if (need > avail && s->prefix) avail += prefix_cache_evict(s->prefix, s->e, need - avail);
+    lm_error err;
+    err_clear(&err);
+    int ok = need <= avail && engine_seq_open(s->e, &r->seq, &err) == LM_OK;
+    if (ok && matched && engine_seq_attach(s->e, r->seq, s->match, matched, &err) != LM_OK) {
+        engine_seq_close(s->e, r->seq); /* cannot happen for an empty sequence; be safe */
+        ok = 0;
+    }
+    for (int i = 0; i < matched; i++) engine_block_release(s->e, s->match[i]);
+    if (!ok) return 0;
+    r->reserved = need;
+    r->shared = matched;
+    r->prefilled = (size_t)matched * (size_t)s->block_size;
+    return 1;
+}
+
 /* Takes queued requests that fit, in order; finishes cancelled ones. Called with s->mu held. */
 static void admit(servable *s) {
     while (s->queue_head && s->n_running < s->max_seqs) {
@@ -269,15 +321,9 @@ static void admit(servable *s) {
             request_unref(r);
             continue;
         }
-        int need = reserve_of(s, r);
-        if (need > s->n_blocks - s->reserved) break; /* FIFO: wait for room */
-        lm_error err;
-        err_clear(&err);
-        if (engine_seq_open(s->e, &r->seq, &err) != LM_OK) break;
+        if (!try_admit(s, r)) break; /* FIFO: wait for room */
         s->queue_head = r->next;
         if (!s->queue_head) s->queue_tail = NULL;
-        r->reserved = need;
-        s->reserved += need;
         s->running[s->n_running++] = r;
     }
 }
@@ -285,7 +331,6 @@ static void admit(servable *s) {
 static void retire(servable *s, int i) {
     gen_request *r = s->running[i];
     engine_seq_close(s->e, r->seq);
-    s->reserved -= r->reserved;
     s->running[i] = s->running[--s->n_running];
     request_unref(r);
 }
@@ -332,6 +377,11 @@ static void step(servable *s) {
         if (r->prefilled < r->n_prompt) {
             r->prefilled += (size_t)items[j].n_tokens;
             if (r->prefilled < r->n_prompt) continue; /* more prompt to go */
+            if (s->prefix) { /* the prompt's full blocks are complete: offer them to later prompts */
+                const int *blocks;
+                engine_seq_blocks(s->e, r->seq, &blocks);
+                prefix_cache_insert(s->prefix, s->e, r->prompt, (int)(r->n_prompt / (size_t)s->block_size), blocks);
+            }
         }
         request_on_logits(s, r, items[j].logits);
     }

@@ -156,6 +156,7 @@ typedef struct {
     gen_finish finish;           /* set once, on the last chunk */
     size_t prompt_tokens;        /* usage, valid when finish != NONE */
     size_t completion_tokens;
+    size_t cached_tokens;        /* prompt tokens served from the prefix cache (in prompt_tokens) */
     lm_error err;                /* when finish == GEN_FINISH_ERROR */
 } gen_chunk;
 

@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "serving/chat.h"
+#include "serving/prefix_cache.h"
 #include "serving/serving.h"
 
 #define SERVABLE_MAX_EOS 16
@@ -36,7 +37,8 @@ struct servable {
     int loop_started;
     gen_request **running;       /* (max_seqs) */
     int n_running;
-    int reserved;                /* KV blocks promised to running requests */
+    prefix_cache *prefix;        /* NULL unless enable_prefix_caching */
+    int *match;                  /* (blocks per sequence) scratch for prefix matches */
     float *logits;               /* (max_seqs, n_vocab) one row per batch item */
     /* lifetime: guarded by ref_mu; the struct is freed when refs drops to 0 */
     pthread_mutex_t ref_mu;
@@ -73,7 +75,8 @@ struct gen_request {
     size_t prefilled;            /* prompt tokens evaluated */
     int32_t last;                /* token to feed next */
     int n_generated;
-    int reserved;                /* KV blocks reserved at admission */
+    int reserved;                /* own KV blocks it may still need at most (from admission) */
+    int shared;                  /* leading blocks attached from the prefix cache */
     int finished;                /* request_finish was called */
     sampler smp;
     tok_stream ts;

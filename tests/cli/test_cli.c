@@ -135,7 +135,7 @@ static void test_ovms_flag_set_is_complete(void **state) {
                                        "max_prompt_len", "max_num_seqs", "cache_size",
                                        "source_model", "task", "file_system_poll_wait_seconds",
                                        "gguf_filename", "max_num_batched_tokens",
-                                       "dynamic_split_fuse", "plugin_config"};
+                                       "dynamic_split_fuse", "plugin_config", "enable_prefix_caching"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;
@@ -218,9 +218,9 @@ static void test_bool_words(void **state) {
     (void)state;
     cli_server_opts o;
     lm_error err;
-    assert_int_equal(PARSE(&o, &err, "--enable_prefix_caching=false"), LM_ERR_UNSUPPORTED);
+    assert_int_equal(PARSE(&o, &err, "--enable_prefix_caching=false"), LM_OK);
     assert_false(o.enable_prefix_caching);
-    assert_int_equal(PARSE(&o, &err, "--enable_prefix_caching", "true"), LM_ERR_UNSUPPORTED);
+    assert_int_equal(PARSE(&o, &err, "--enable_prefix_caching", "true"), LM_OK);
     assert_true(o.enable_prefix_caching);
     assert_int_equal(PARSE(&o, &err, "--enable_prefix_caching", "yes"), LM_ERR_INVALID);
     assert_string_equal(err.msg, "--enable_prefix_caching: 'yes' is not true or false");

@@ -16,7 +16,7 @@ static void test_unary_chat_shape(void **state) {
     json_t *lp = json_object();
     json_object_set_new(lp, "content", json_array());
     oai_choice c[2] = {{"Hello", 5, lp, GEN_FINISH_STOP}, {"Hi", 2, NULL, GEN_FINISH_LENGTH}};
-    oai_usage u = {7, 9};
+    oai_usage u = {7, 9, 4};
     json_t *r = oai_response_unary(&chat_meta, c, 2, &u);
     assert_string_equal(json_string_value(json_object_get(r, "id")), "chatcmpl-abc");
     assert_string_equal(json_string_value(json_object_get(r, "object")), "chat.completion");
@@ -38,6 +38,8 @@ static void test_unary_chat_shape(void **state) {
     assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 7);
     assert_int_equal(json_integer_value(json_object_get(usage, "completion_tokens")), 9);
     assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 16);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(usage, "prompt_tokens_details"),
+                                                        "cached_tokens")), 4);
     json_decref(r);
     json_decref(lp);
 }
@@ -45,7 +47,7 @@ static void test_unary_chat_shape(void **state) {
 static void test_unary_completions_shape(void **state) {
     (void)state;
     oai_choice c = {"text\xff", 5, NULL, GEN_FINISH_CANCELLED};
-    oai_usage u = {1, 2};
+    oai_usage u = {1, 2, 0};
     json_t *r = oai_response_unary(&comp_meta, &c, 1, &u);
     assert_string_equal(json_string_value(json_object_get(r, "object")), "text_completion");
     json_t *c0 = json_array_get(json_object_get(r, "choices"), 0);
@@ -85,7 +87,7 @@ static void test_chunks(void **state) {
     assert_string_equal(json_string_value(json_object_get(c, "text")), "x");
     json_decref(r);
 
-    oai_usage u = {3, 4};
+    oai_usage u = {3, 4, 0};
     r = oai_chunk_usage(&comp_meta, &u);
     assert_int_equal(json_array_size(json_object_get(r, "choices")), 0);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "usage"), "total_tokens")), 7);
@@ -254,7 +256,7 @@ static void test_sse_framing(void **state) {
 static void test_stream_endings(void **state) {
     (void)state;
     lm_buf out = {0};
-    oai_usage u = {2, 3};
+    oai_usage u = {2, 3, 0};
     oai_stream_end ok = {NULL, 0, &u};
     oai_sse_finish(&out, &chat_meta, &ok);
     json_t *ev = json_loadb(out.data + 6, (size_t)(strchr(out.data, '\n') - out.data) - 6, 0, NULL);
