@@ -54,7 +54,7 @@ static void test_chat_template(void **state) {
                        "{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
                        "\"add_generation_prompt\":true}";
     assert_int_equal(lmtest_run(model, vars, &out, &err), 0);
-    assert_string_equal(buf_cstr(&out), "A story.\n\nOnce upon a time ");
+    assert_string_equal(buf_cstr(&out), "<s>A story.\n\nOnce upon a time");
     buf_reset(&out);
 
     /* a template file, a pinned date, extra keys and the model's absence of bos/eos */
