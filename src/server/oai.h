@@ -150,7 +150,7 @@ void oai_make_id(const char *prefix, char *buf, size_t size);
 /* "stop", "length", or NULL for a request that did not finish normally. */
 const char *oai_finish_reason(gen_finish f);
 
-/* Text of a token for logprobs: its bytes as the model emits them (leading space kept). Writes
+/* Text of a token for logprobs: tok_token_bytes (raw bytes, leading space kept). Writes
  * to *out (reset first). With t == NULL writes "<id>" (tests). */
 void oai_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out);
 

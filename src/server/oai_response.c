@@ -87,11 +87,7 @@ void oai_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out) {
         buf_printf(out, "<%d>", (int)id);
         return;
     }
-    /* A continuation piece keeps its leading space, as the token stands in the running text. */
-    tok_stream st;
-    tok_stream_init(&st, t, 0);
-    tok_stream_push(&st, id, out);
-    tok_stream_flush(&st, out);
+    tok_token_bytes(t, id, out); /* raw bytes, leading space kept, partial characters intact */
 }
 
 /* JSON has no infinities: a logprob of -inf (a token the model rules out) is written as OpenAI

@@ -275,12 +275,8 @@ static int token_record(gen_request *r, const float *logits, int32_t id, gen_tok
     out->id = id;
     out->n_top = r->p.top_logprobs;
     out->logprob = sampler_logprobs(logits, r->s->m->hp.n_vocab, id, out->n_top, out->top);
-    /* the token's own bytes: a fresh stream gives complete characters, its pending the rest */
-    tok_stream ts;
-    tok_stream_init(&ts, r->s->tok, 0);
     lm_buf b = {0};
-    tok_stream_push(&ts, id, &b);
-    buf_append(&b, ts.pending, ts.n_pending);
+    tok_token_bytes(r->s->tok, id, &b);
     if (!b.data) buf_append(&b, "", 0);
     out->text = b.data;
     out->text_len = b.len;
