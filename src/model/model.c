@@ -76,13 +76,8 @@ static lm_status load_hparams(model *m, lm_error *err) {
     LM_TRY(hp_int(f, a, "attention.head_count", -1, &hp->n_head, err));
     LM_TRY(hp_int(f, a, "attention.head_count_kv", hp->n_head, &hp->n_head_kv, err));
     LM_TRY(hp_int(f, a, "context_length", 2048, &hp->n_ctx_train, err));
-    if (hp->n_layer > 4096 || hp->n_head > 4096 || hp->n_embd > (1 << 20))
-        return err_set(err, LM_ERR_FORMAT, "absurd model dimensions (%d layers, %d heads, %d embd)",
-                       hp->n_layer, hp->n_head, hp->n_embd);
-    if (hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0)
-        return err_set(err, LM_ERR_FORMAT, "head count %d is not a multiple of kv head count %d",
-                       hp->n_head, hp->n_head_kv);
-    if (hp->n_embd % hp->n_head != 0)
+    /* ranges and consistency are checked once for every source, in check_hparams */
+    if (hp->n_embd % hp->n_head != 0) /* the default head size below needs it */
         return err_set(err, LM_ERR_FORMAT, "embedding length %d is not a multiple of head count %d",
                        hp->n_embd, hp->n_head);
     LM_TRY(hp_int(f, a, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim, err));
@@ -91,11 +86,7 @@ static lm_status load_hparams(model *m, lm_error *err) {
     LM_TRY(hp_int(f, a, "attention.sliding_window", 0, &hp->sliding_window, err));
     const char *eps_key = m->arch.norm == NORM_RMS ? "attention.layer_norm_rms_epsilon"
                                                    : "attention.layer_norm_epsilon";
-    LM_TRY(hp_float(f, a, eps_key, 1e-5f, &hp->norm_eps, err));
-    if (hp->rope_dim > hp->head_dim || hp->rope_dim % 2 != 0)
-        return err_set(err, LM_ERR_FORMAT, "rope dimension %d does not fit head size %d",
-                       hp->rope_dim, hp->head_dim);
-    return LM_OK;
+    return hp_float(f, a, eps_key, 1e-5f, &hp->norm_eps, err);
 }
 
 /* ---- tensors ------------------------------------------------------------------------------- */
