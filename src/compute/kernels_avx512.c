@@ -401,21 +401,7 @@ T512 INL void q6_K_impl(int64_t n, const void *w, const float *x, size_t xs, int
 
 /* ---- table ---------------------------------------------------------------------------------- */
 
-#define DEFINE_DOTS(name)                                                                       \
-    T512 static float dot_##name(int64_t n, const void *w, const float *x) {                   \
-        float r;                                                                               \
-        name##_impl(n, w, x, 0, 1, &r);                                                        \
-        return r;                                                                              \
-    }                                                                                          \
-    T512 static void dotn_##name(int64_t n, const void *w, const float *x, size_t xs, int nx,  \
-                                 float *out) {                                                 \
-        switch (nx) {                                                                          \
-        case 1: name##_impl(n, w, x, xs, 1, out); break;                                       \
-        case 2: name##_impl(n, w, x, xs, 2, out); break;                                       \
-        case 3: name##_impl(n, w, x, xs, 3, out); break;                                       \
-        default: name##_impl(n, w, x, xs, 4, out); break;                                      \
-        }                                                                                      \
-    }
+#define DEFINE_DOTS(name) KERN_DEFINE_DOTS(T512, name)
 DEFINE_DOTS(f32)
 DEFINE_DOTS(f16)
 DEFINE_DOTS(bf16)

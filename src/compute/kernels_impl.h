@@ -33,4 +33,24 @@ static inline void kern_k6_scales(const int8_t sc[16], float d, float ds[16], fl
     }
 }
 
+/* Defines dot_<name> and dotn_<name> (the kern_dot_fn / kern_dotn_fn of a set) from
+ * <name>_impl(n, w, x, x_stride, nx, out), which every ISA file writes once per type; TARGET is
+ * that file's target attribute. nx is a compile-time constant in each branch so the impl's
+ * per-vector loops unroll. */
+#define KERN_DEFINE_DOTS(TARGET, name)                                                          \
+    TARGET static float dot_##name(int64_t n, const void *w, const float *x) {                  \
+        float r;                                                                               \
+        name##_impl(n, w, x, 0, 1, &r);                                                        \
+        return r;                                                                              \
+    }                                                                                          \
+    TARGET static void dotn_##name(int64_t n, const void *w, const float *x, size_t xs, int nx, \
+                                   float *out) {                                               \
+        switch (nx) {                                                                          \
+        case 1: name##_impl(n, w, x, xs, 1, out); break;                                       \
+        case 2: name##_impl(n, w, x, xs, 2, out); break;                                       \
+        case 3: name##_impl(n, w, x, xs, 3, out); break;                                       \
+        default: name##_impl(n, w, x, xs, 4, out); break;                                      \
+        }                                                                                      \
+    }
+
 #endif
