@@ -225,4 +225,26 @@
 #define LM_TOK_MAX_JSON_BYTES (512u << 20)
 #endif
 
+/* ---- model dimensions (GGUF metadata, config.json) --------------------------------------- */
+
+/* Bounds on a model's hyper-parameters read from its files: far above any real model (the
+ * largest have ~130 layers, 128 heads, 16k hidden, 53k feed-forward, 256k vocabulary) and low
+ * enough that sizes derived from them cannot overflow. Beyond them: LM_ERR_FORMAT "absurd model
+ * dimensions". */
+#ifndef LM_MODEL_MAX_LAYERS
+#define LM_MODEL_MAX_LAYERS 4096
+#endif
+#ifndef LM_MODEL_MAX_HEADS
+#define LM_MODEL_MAX_HEADS 4096      /* attention heads, and elements per head */
+#endif
+#ifndef LM_MODEL_MAX_EMBD
+#define LM_MODEL_MAX_EMBD (1 << 20)
+#endif
+#ifndef LM_MODEL_MAX_FF
+#define LM_MODEL_MAX_FF (1 << 22)
+#endif
+#ifndef LM_MODEL_MAX_VOCAB
+#define LM_MODEL_MAX_VOCAB (1 << 24)  /* also the bound of any one metadata integer */
+#endif
+
 #endif

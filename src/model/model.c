@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "compute/kernels.h"
+#include "base/limits.h"
 #include "base/mapfile.h"
 #include "compute/quant.h"
 #include "compute/threadpool.h"
@@ -46,7 +47,7 @@ static lm_status hp_int(const gguf_file *f, const char *arch, const char *suffix
         return LM_OK;
     }
     if (s != LM_OK) return s;
-    if (v > (1u << 24) || (v == 0 && def != 0))
+    if (v > (uint32_t)LM_MODEL_MAX_VOCAB || (v == 0 && def != 0))
         return err_set(err, LM_ERR_FORMAT, "metadata '%s' = %u is out of range", key, v);
     *out = (int)v;
     return LM_OK;
@@ -368,7 +369,7 @@ static lm_status bind_all(model *m, const wsource *src, const name_table *nt, lm
     raw_tensor emb;
     if (!source_find(src, nt->tok_embd, &emb))
         return err_set(err, LM_ERR_FORMAT, "missing tensor '%s'", nt->tok_embd);
-    if (emb.rows <= 0 || emb.rows > (1 << 24))
+    if (emb.rows <= 0 || emb.rows > LM_MODEL_MAX_VOCAB)
         return err_set(err, LM_ERR_FORMAT, "'%s' has %lld rows", nt->tok_embd, (long long)emb.rows);
     if (hp->n_vocab == 0) hp->n_vocab = (int)emb.rows;
     LM_TRY(bind(m, src, nt->tok_embd, hp->n_embd, hp->n_vocab, &m->tok_embd, err));
@@ -386,9 +387,10 @@ static lm_status bind_all(model *m, const wsource *src, const name_table *nt, lm
 }
 
 static lm_status check_hparams(const model_hparams *hp, lm_error *err) {
-    if (hp->n_layer <= 0 || hp->n_layer > 4096 || hp->n_head <= 0 || hp->n_head > 4096 ||
-        hp->n_embd <= 0 || hp->n_embd > (1 << 20) || hp->n_ff <= 0 || hp->n_ff > (1 << 22) ||
-        hp->head_dim <= 0 || hp->head_dim > 4096)
+    if (hp->n_layer <= 0 || hp->n_layer > LM_MODEL_MAX_LAYERS || hp->n_head <= 0 ||
+        hp->n_head > LM_MODEL_MAX_HEADS || hp->n_embd <= 0 || hp->n_embd > LM_MODEL_MAX_EMBD ||
+        hp->n_ff <= 0 || hp->n_ff > LM_MODEL_MAX_FF || hp->head_dim <= 0 ||
+        hp->head_dim > LM_MODEL_MAX_HEADS)
         return err_set(err, LM_ERR_FORMAT, "absurd model dimensions (%d layers, %d heads of %d, "
                        "%d embd, %d ff)", hp->n_layer, hp->n_head, hp->head_dim, hp->n_embd, hp->n_ff);
     if (hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv != 0)
