@@ -14,6 +14,7 @@ PACKAGES=(
     libcurl4-openssl-dev libssl-dev        # hub pull, sha256
     zlib1g-dev                             # gzip'd test data
     ca-certificates curl python3           # scripts and end-to-end tests
+    prometheus                             # promtool and a real Prometheus for the /metrics tests
 )
 
 # Node.js and npm run the end-to-end tests (tests/e2e, the official openai npm package). Added
