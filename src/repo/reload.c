@@ -49,7 +49,7 @@ static void wait_or_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const int *sto
 /* ---------------------------------------------------------------- config.json */
 
 struct repo_reloader {
-    server_manager mgr;
+    registry_manager mgr;
     char *path;
     int poll_s;
     registry *reg;               /* set by start() */
@@ -211,12 +211,12 @@ lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloade
     pthread_mutex_init(&rl->mu, NULL);
     pthread_mutex_init(&rl->stop_mu, NULL);
     pthread_cond_init(&rl->stop_cv, NULL);
-    rl->mgr = (server_manager){reloader_start, reloader_reload, reloader_stop, rl};
+    rl->mgr = (registry_manager){reloader_start, reloader_reload, reloader_stop, rl};
     *out = rl;
     return LM_OK;
 }
 
-const server_manager *repo_reloader_manager(repo_reloader *rl) { return &rl->mgr; }
+const registry_manager *repo_reloader_manager(repo_reloader *rl) { return &rl->mgr; }
 
 void repo_reloader_destroy(repo_reloader *rl) {
     if (!rl) return;
@@ -232,7 +232,7 @@ void repo_reloader_destroy(repo_reloader *rl) {
 /* ---------------------------------------------------------------- --source_model */
 
 struct repo_fetcher {
-    server_manager mgr;
+    registry_manager mgr;
     const cli_server_opts *o;
     const char *repository;
     const char *name;            /* what clients call it */
@@ -339,12 +339,12 @@ lm_status repo_fetcher_create(const cli_server_opts *o, repo_fetcher **out, lm_e
     f->o = o;
     f->repository = repo;
     f->name = o->model_name ? o->model_name : o->source_model;
-    f->mgr = (server_manager){fetcher_start, NULL, fetcher_stop, f};
+    f->mgr = (registry_manager){fetcher_start, NULL, fetcher_stop, f};
     *out = f;
     return LM_OK;
 }
 
-const server_manager *repo_fetcher_manager(repo_fetcher *f) { return &f->mgr; }
+const registry_manager *repo_fetcher_manager(repo_fetcher *f) { return &f->mgr; }
 
 void repo_fetcher_destroy(repo_fetcher *f) {
     if (!f) return;

@@ -1,5 +1,5 @@
-/* reload.h — the served models changing while the server runs: the two server_manager
- * implementations (server/server.h) the server command uses.
+/* reload.h — the served models changing while the server runs: the two registry_manager
+ * implementations (serving/registry.h) the server command uses.
  *
  * repo_reloader (--config_path): config.json is read again and applied (registry_sync: new
  * models load in the background while the others keep serving, removed ones unload once their
@@ -23,8 +23,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "repo/config.h"
-#include "server/registry.h"
-#include "server/server.h"
+#include "serving/registry.h"
 
 /* What the registry needs of one configured model (its request limits clamped to int). */
 void repo_model_to_registry(const repo_model *m, registry_model *out);
@@ -37,8 +36,8 @@ typedef struct repo_reloader repo_reloader;
  * runs until the manager's start(). */
 lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloader **out, lm_error *err);
 
-/* The manager to put in server_config (valid as long as rl). */
-const server_manager *repo_reloader_manager(repo_reloader *rl);
+/* The manager to hand to the server and the wiring (valid as long as rl). */
+const registry_manager *repo_reloader_manager(repo_reloader *rl);
 
 /* Reads config.json and applies it now (what the endpoint and the watcher call); *changed as
  * registry_sync() says. Needs the manager started. Errors: those of repo_load_config() and
@@ -57,7 +56,7 @@ typedef struct repo_fetcher repo_fetcher;
  * model), the task and graph flags. LM_ERR_INVALID when there is no repository. */
 lm_status repo_fetcher_create(const cli_server_opts *o, repo_fetcher **out, lm_error *err);
 
-const server_manager *repo_fetcher_manager(repo_fetcher *f);
+const registry_manager *repo_fetcher_manager(repo_fetcher *f);
 
 /* Stops the pull (if the manager's stop() did not) and frees. Accepts NULL. */
 void repo_fetcher_destroy(repo_fetcher *f);

@@ -12,17 +12,6 @@
 
 #include "base/log.h"
 
-static const char *state_name(int st) {
-    switch (st) {
-    case SERVABLE_START: return "START";
-    case SERVABLE_LOADING: return "LOADING";
-    case SERVABLE_AVAILABLE: return "AVAILABLE";
-    case SERVABLE_UNLOADING: return "UNLOADING";
-    case SERVABLE_END: return "END";
-    default: return "UNKNOWN";
-    }
-}
-
 /* Looks up a model by name for a request; on failure answers 404 (unknown) or 503 (not loaded
  * yet) and returns NULL. */
 static servable *find_model(server_req *q, const char *name, registry_model *limits, enum MHD_Result *res) {
@@ -34,7 +23,7 @@ static servable *find_model(server_req *q, const char *name, registry_model *lim
         snprintf(msg, sizeof msg, "The model `%s` does not exist", name);
         *res = server_respond_error(q, MHD_HTTP_NOT_FOUND, msg, "model", "model_not_found");
     } else {
-        snprintf(msg, sizeof msg, "The model `%s` is not available (state %s)", name, state_name(st));
+        snprintf(msg, sizeof msg, "The model `%s` is not available (state %s)", name, servable_state_name(st));
         *res = server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, msg, "model", "model_not_ready");
     }
     return NULL;
@@ -89,7 +78,7 @@ static json_t *config_status(registry *models) {
         json_object_set_new(status, "error_message", json_string(failed ? info.error : "OK"));
         json_t *v = json_object();
         json_object_set_new(v, "version", json_string("1"));
-        json_object_set_new(v, "state", json_string(state_name((int)info.state)));
+        json_object_set_new(v, "state", json_string(servable_state_name((int)info.state)));
         json_object_set_new(v, "status", status);
         json_t *versions = json_array();
         json_array_append_new(versions, v);
@@ -108,7 +97,7 @@ static enum MHD_Result handle_config(server_req *q) {
  * status when something changed, 200 when nothing did, or OVMS's {"error": ...} (nothing
  * changed). Models being loaded show LOADING: the loads go on in the background. */
 static enum MHD_Result handle_config_reload(server_req *q) {
-    const server_manager *m = q->srv->manager;
+    const registry_manager *m = q->srv->manager;
     if (!m || !m->reload) {
         json_t *e = json_object();
         json_object_set_new(e, "error", json_string("the server was not started with --config_path: "
@@ -157,13 +146,14 @@ static enum MHD_Result handle_tokenize(server_req *q) {
         err_clear(&le);
         lm_status s = LM_OK;
         for (size_t i = 0; i < tr.n_texts && s == LM_OK; i++) {
-            tok_ids ids = {0};
-            s = servable_tokenize(sv, tr.texts[i], tr.text_lens[i], tr.add_special_tokens, &ids, &le);
+            int32_t *ids = NULL;
+            size_t n_ids = 0;
+            s = servable_tokenize_ids(sv, tr.texts[i], tr.text_lens[i], tr.add_special_tokens, &ids, &n_ids, &le);
             json_t *arr = json_array();
-            size_t n = tr.max_length && ids.n > tr.max_length ? tr.max_length : ids.n;
-            for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids.ids[k]));
+            size_t n = tr.max_length && n_ids > tr.max_length ? tr.max_length : n_ids;
+            for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids[k]));
             json_array_append_new(all, arr);
-            tok_ids_fini(&ids);
+            free(ids);
         }
         if (s != LM_OK) {
             json_decref(all);
@@ -190,8 +180,7 @@ static int all_finished(const server_req *q) {
 }
 
 static void cancel_all(server_req *q) {
-    for (int i = 0; i < q->n_gen; i++)
-        if (q->gen[i] && q->ch[i].finish == GEN_FINISH_NONE) gen_cancel(q->gen[i]);
+    generation_cancel(q->gen);
 }
 
 /* Records what a finished chunk says about sample i. */
@@ -218,13 +207,8 @@ static size_t total_completion_tokens(const server_req *q) {
 }
 
 void server_generate_release(server_req *q) {
-    for (int i = 0; i < q->n_gen; i++) {
-        if (!q->gen[i]) continue;
-        gen_set_notify(q->gen[i], NULL, NULL);
-        if (q->ch[i].finish == GEN_FINISH_NONE) gen_cancel(q->gen[i]);
-        gen_release(q->gen[i]);
-        q->gen[i] = NULL;
-    }
+    generation_destroy(q->gen); /* cancels what still runs */
+    q->gen = NULL;
     for (int i = 0; i < OAI_MAX_N; i++) {
         buf_fini(&q->ch[i].text);
         json_decref(q->ch[i].logprobs);
@@ -235,37 +219,32 @@ void server_generate_release(server_req *q) {
     q->oreq_valid = 0;
     json_decref(q->root);
     q->root = NULL;
-    free(q->echo_text);
     q->echo_text = NULL;
-    servable_release(q->sv); /* registry_find retained it */
-    q->sv = NULL;
-    q->tok = NULL;
 }
 
 /* ---------------------------------------------------------------- generation: unary */
 
 /* Moves everything the samples have produced so far into q->ch. */
 static void drain_unary(server_req *q) {
-    for (int i = 0; i < q->n_gen; i++) {
+    gen_chunk c = {0};
+    while (generation_poll(q->gen, &c) == 1) {
+        int i = c.index;
         server_choice *ch = &q->ch[i];
-        gen_chunk c = {0};
-        while (ch->finish == GEN_FINISH_NONE && gen_poll(q->gen[i], &c, 0) == 1) {
-            buf_append(&ch->text, c.text.data ? c.text.data : "", c.text.len);
-            if (q->oreq.logprobs && c.n_tokens) {
-                if (q->oreq.endpoint == OAI_CHAT) {
-                    if (!ch->logprobs) {
-                        ch->logprobs = json_object();
-                        json_object_set_new(ch->logprobs, "content", json_array());
-                    }
-                    oai_logprobs_append_chat(json_object_get(ch->logprobs, "content"), c.tokens, c.n_tokens, q->tok);
-                } else {
-                    if (!ch->logprobs) ch->logprobs = oai_logprobs_completions_new();
-                    oai_logprobs_append_completions(ch->logprobs, c.tokens, c.n_tokens, q->tok, &ch->text_offset);
+        buf_append(&ch->text, c.text.data ? c.text.data : "", c.text.len);
+        if (q->oreq.logprobs && c.n_tokens) {
+            if (q->oreq.endpoint == OAI_CHAT) {
+                if (!ch->logprobs) {
+                    ch->logprobs = json_object();
+                    json_object_set_new(ch->logprobs, "content", json_array());
                 }
+                oai_logprobs_append_chat(json_object_get(ch->logprobs, "content"), c.tokens, c.n_tokens);
+            } else {
+                if (!ch->logprobs) ch->logprobs = oai_logprobs_completions_new();
+                oai_logprobs_append_completions(ch->logprobs, c.tokens, c.n_tokens, &ch->text_offset);
             }
-            if (c.finish != GEN_FINISH_NONE) note_finish(q, i, &c);
-            gen_chunk_fini(&c);
         }
+        if (c.finish != GEN_FINISH_NONE) note_finish(q, i, &c);
+        gen_chunk_fini(&c);
     }
 }
 
@@ -336,11 +315,11 @@ static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
             if (q->oreq.endpoint == OAI_CHAT) {
                 lp = json_object();
                 json_t *content = json_array();
-                oai_logprobs_append_chat(content, c->tokens, c->n_tokens, q->tok);
+                oai_logprobs_append_chat(content, c->tokens, c->n_tokens);
                 json_object_set_new(lp, "content", content);
             } else {
                 lp = oai_logprobs_completions_new();
-                oai_logprobs_append_completions(lp, c->tokens, c->n_tokens, q->tok, &ch->text_offset);
+                oai_logprobs_append_completions(lp, c->tokens, c->n_tokens, &ch->text_offset);
             }
         }
         oai_sse_append(&q->out, oai_chunk_text(&q->meta, i, c->text.data, c->text.len, !ch->started, lp));
@@ -354,12 +333,10 @@ static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
 /* Polls every running sample and appends what they produced; once all are done, appends the
  * usage chunk (if asked), or the error event, and [DONE]. */
 static void stream_produce(server_req *q) {
-    for (int i = 0; i < q->n_gen; i++) {
-        gen_chunk c = {0};
-        while (q->ch[i].finish == GEN_FINISH_NONE && gen_poll(q->gen[i], &c, 0) == 1) {
-            emit_chunk(q, i, &c);
-            gen_chunk_fini(&c);
-        }
+    gen_chunk c = {0};
+    while (generation_poll(q->gen, &c) == 1) {
+        emit_chunk(q, c.index, &c);
+        gen_chunk_fini(&c);
     }
     if (!all_finished(q) || q->stream_end) return;
     oai_usage u = {q->prompt_tokens, total_completion_tokens(q), q->cached_tokens};
@@ -411,57 +388,6 @@ static enum MHD_Result start_stream(server_req *q) {
 
 /* ---------------------------------------------------------------- generation: start */
 
-/* The prompt's token ids: the rendered chat template (special tokens are the template's), or
- * the completions prompt (text with the model's BOS/EOS, or ids as given). Errors are answered
- * here; returns 0 then. */
-static int build_prompt(server_req *q, tok_ids *ids, enum MHD_Result *res) {
-    lm_error le;
-    err_clear(&le);
-    const oai_request *r = &q->oreq;
-    if (r->endpoint == OAI_CHAT) {
-        lm_buf text = {0};
-        lm_status s = servable_render_chat(q->sv, r->messages, r->tools, r->template_kwargs, &text, &le);
-        if (s == LM_OK) s = servable_tokenize(q->sv, text.data ? text.data : "", text.len, 0, ids, &le);
-        buf_fini(&text);
-        if (s != LM_OK) {
-            *res = server_respond_error(q, (unsigned)oai_http_status(s), le.msg, "messages", NULL);
-            return 0;
-        }
-        return 1;
-    }
-    if (r->prompt_ids) {
-        size_t vocab = tok_vocab_size(q->tok);
-        for (size_t i = 0; i < r->n_prompt_ids; i++) {
-            if ((size_t)r->prompt_ids[i] >= vocab) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "prompt token id %d is outside the vocabulary (size %zu)",
-                         (int)r->prompt_ids[i], vocab);
-                *res = server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "prompt", NULL);
-                return 0;
-            }
-            tok_ids_push(ids, r->prompt_ids[i]);
-        }
-        if (r->echo) {
-            lm_buf t = {0};
-            tok_decode(q->tok, r->prompt_ids, r->n_prompt_ids, 0, &t, &le);
-            q->echo_text = strndup(t.data ? t.data : "", t.len);
-            q->echo_len = t.len;
-            buf_fini(&t);
-        }
-        return 1;
-    }
-    lm_status s = servable_tokenize(q->sv, r->prompt, r->prompt_len, 1, ids, &le);
-    if (s != LM_OK) {
-        *res = server_respond_error(q, (unsigned)oai_http_status(s), le.msg, "prompt", NULL);
-        return 0;
-    }
-    if (r->echo) {
-        q->echo_text = strndup(r->prompt, r->prompt_len);
-        q->echo_len = r->prompt_len;
-    }
-    return 1;
-}
-
 static uint64_t random_seed(void) {
     uint64_t x;
     if (getrandom(&x, sizeof x, GRND_NONBLOCK) == (ssize_t)sizeof x) return x;
@@ -470,64 +396,58 @@ static uint64_t random_seed(void) {
     return (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec;
 }
 
+/* The one crossing into serving: what the client asked, as serving takes it. */
+static generation_request generation_request_of(server_req *q) {
+    const oai_request *r = &q->oreq;
+    generation_request g;
+    memset(&g, 0, sizeof g);
+    g.model = r->model;
+    if (r->endpoint == OAI_CHAT) {
+        g.kind = GEN_PROMPT_CHAT;
+        g.messages = r->messages;
+        g.tools = r->tools;
+        g.template_kwargs = r->template_kwargs;
+    } else if (r->prompt_ids) {
+        g.kind = GEN_PROMPT_IDS;
+        g.ids = r->prompt_ids;
+        g.n_ids = r->n_prompt_ids;
+    } else {
+        g.kind = GEN_PROMPT_TEXT;
+        g.text = r->prompt;
+        g.text_len = r->prompt_len;
+    }
+    g.echo = r->echo;
+    g.n = r->n;
+    g.asked = oai_gen_asked(r);
+    g.random_seed = random_seed();
+    g.notify = server_waker_notify;
+    g.notify_ctx = q->w;
+    return g;
+}
+
 static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
     oai_error oe;
     oai_error_clear(&oe);
     if (oai_parse_json(q->body.data, q->body.len, &q->root, &oe) != LM_OK) return respond_oai_error(q, &oe);
     if (oai_parse_request(endpoint, q->root, &q->oreq, &oe) != LM_OK) return respond_oai_error(q, &oe);
     q->oreq_valid = 1;
-    enum MHD_Result res = MHD_NO;
-    registry_model lim;
-    q->sv = find_model(q, q->oreq.model, &lim, &res);
-    if (!q->sv) return res;
-    /* the limits of the model's graph.pbtxt (OVMS's wording) */
-    char msg[160];
-    if (lim.max_tokens_limit > 0) {
-        if (!q->oreq.has_max_tokens) {
-            q->oreq.has_max_tokens = 1;
-            q->oreq.max_tokens = lim.max_tokens_limit;
-        } else if (q->oreq.max_tokens > lim.max_tokens_limit) {
-            snprintf(msg, sizeof msg, "max_tokens exceeds limit provided in graph config: %d", lim.max_tokens_limit);
-            return server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "max_tokens", NULL);
-        }
-    }
-    if (q->oreq.n > lim.best_of_limit) {
-        snprintf(msg, sizeof msg, "n exceeds best_of limit provided in graph config: %d", lim.best_of_limit);
-        return server_respond_error(q, MHD_HTTP_BAD_REQUEST, msg, "n", NULL);
-    }
-    q->tok = servable_tokenizer(q->sv);
-
-    tok_ids ids = {0};
-    if (!build_prompt(q, &ids, &res)) {
-        tok_ids_fini(&ids);
-        return res;
-    }
     q->w = server_waker_get(q->srv, q->conn, q->fd);
-    if (!q->w) {
-        tok_ids_fini(&ids);
-        return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
+    if (!q->w) return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
+
+    generation_request greq = generation_request_of(q);
+    generation_error ge;
+    if (generation_submit(q->srv->models, &greq, &q->gen, &ge) != LM_OK) {
+        if (ge.unavailable)
+            return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, ge.e.msg, ge.param, ge.code);
+        if (ge.e.code == LM_ERR_NOT_FOUND) return server_respond_error(q, MHD_HTTP_NOT_FOUND, ge.e.msg, ge.param, ge.code);
+        if (atomic_load(&q->srv->stopping))
+            return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down", "",
+                                        "unavailable");
+        return server_respond_error(q, (unsigned)oai_http_status(ge.e.code), ge.e.msg, ge.param, ge.code);
     }
-    uint64_t seed = random_seed();
-    for (int i = 0; i < q->oreq.n; i++) {
-        gen_params p = oai_gen_params(&q->oreq, servable_defaults(q->sv), i, seed);
-        p.prompt = ids.ids;
-        p.n_prompt = ids.n;
-        lm_error le;
-        err_clear(&le);
-        if (gen_submit(q->sv, &p, &q->gen[i], &le) != LM_OK) {
-            tok_ids_fini(&ids);
-            server_generate_release(q); /* cancels the samples already submitted */
-            if (atomic_load(&q->srv->stopping))
-                return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down", "",
-                                            "unavailable");
-            return server_respond_error(q, (unsigned)oai_http_status(le.code), le.msg,
-                                        endpoint == OAI_CHAT ? "messages" : "prompt", NULL);
-        }
-        q->n_gen = i + 1;
-        gen_set_notify(q->gen[i], server_waker_notify, q->w);
-    }
-    q->prompt_tokens = ids.n;
-    tok_ids_fini(&ids);
+    q->n_gen = generation_samples(q->gen);
+    q->prompt_tokens = generation_prompt_tokens(q->gen);
+    q->echo_text = generation_echo(q->gen, &q->echo_len);
 
     oai_make_id(endpoint == OAI_CHAT ? "chatcmpl-" : "cmpl-", q->id, sizeof q->id);
     q->meta.endpoint = endpoint;

@@ -27,10 +27,9 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "serving/serving.h"
-#include "tokenizer/tokenizer.h"
 
 /* Most samples one request may ask for (n). OVMS's best_of_limit defaults to 20. */
-#define OAI_MAX_N 20
+#define OAI_MAX_N GEN_MAX_SAMPLES
 
 typedef enum { OAI_CHAT, OAI_COMPLETIONS } oai_endpoint;
 
@@ -106,13 +105,17 @@ void oai_request_fini(oai_request *r);
 
 /* Built-in defaults (OpenAI's): temperature 1, top_p 1, top_k off, repetition_penalty 1,
  * min_p/presence/frequency 0, no token limit but the context. */
-#define OAI_DEFAULT_TEMPERATURE 1.0f
-#define OAI_DEFAULT_TOP_P 1.0f
+#define OAI_DEFAULT_TEMPERATURE GEN_DEFAULT_TEMPERATURE
+#define OAI_DEFAULT_TOP_P GEN_DEFAULT_TOP_P
+
+/* The request's sampling and output settings as serving takes them (has_* kept). */
+gen_asked oai_gen_asked(const oai_request *r);
 
 /* The generation parameters of sample `index` (0..n-1) of `r`: request values first, then the
  * servable's generation_config.json defaults `d` (may be NULL), then the built-in ones. The seed
  * is r->seed + index when the request has one, else random_seed + index. Stop strings are
- * borrowed from r; the prompt is left for the caller to set. */
+ * borrowed from r; the prompt is left for the caller to set. (gen_params_resolve on
+ * oai_gen_asked: serving applies the same rule to what the server submits.) */
 gen_params oai_gen_params(const oai_request *r, const gen_defaults *d, int index,
                           uint64_t random_seed);
 
@@ -150,16 +153,13 @@ void oai_make_id(const char *prefix, char *buf, size_t size);
 /* "stop", "length", or NULL for a request that did not finish normally. */
 const char *oai_finish_reason(gen_finish f);
 
-/* Text of a token for logprobs: tok_token_bytes (raw bytes, leading space kept). Writes
- * to *out (reset first). With t == NULL writes "<id>" (tests). */
-void oai_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out);
-
 /* Appends one entry per token to a chat logprobs "content" array:
  * {"token", "logprob", "bytes": [...], "top_logprobs": [{"token","logprob","bytes"}...]}.
  * "token" is the token's text with bytes that are not UTF-8 replaced by U+FFFD; "bytes" are the
- * exact bytes. */
-void oai_logprobs_append_chat(json_t *content, const gen_token *toks, size_t n,
-                              const tok_tokenizer *t);
+ * exact bytes (serving resolved them: gen_token). An alternative whose bytes are unknown is
+ * written "<id>". This and oai_logprobs_append_completions are the one place logprobs JSON is
+ * built. */
+void oai_logprobs_append_chat(json_t *content, const gen_token *toks, size_t n);
 
 /* A fresh completions logprobs object {"tokens":[], "token_logprobs":[], "top_logprobs":[],
  * "text_offset":[]}. */
@@ -168,7 +168,7 @@ json_t *oai_logprobs_completions_new(void);
 /* Appends the tokens to a completions logprobs object. *text_offset is the byte offset of the
  * next token's text in the choice's text, advanced by each token's length. */
 void oai_logprobs_append_completions(json_t *lp, const gen_token *toks, size_t n,
-                                     const tok_tokenizer *t, size_t *text_offset);
+                                     size_t *text_offset);
 
 /* One choice of a unary response. */
 typedef struct {

@@ -559,32 +559,37 @@ void oai_request_fini(oai_request *r) {
     r->n_prompt_ids = 0;
 }
 
+gen_asked oai_gen_asked(const oai_request *r) {
+    gen_asked a;
+    memset(&a, 0, sizeof a);
+    a.has_max_tokens = r->has_max_tokens;
+    a.has_temperature = r->has_temperature;
+    a.has_top_p = r->has_top_p;
+    a.has_top_k = r->has_top_k;
+    a.has_repetition_penalty = r->has_repetition_penalty;
+    a.has_seed = r->has_seed;
+    a.max_tokens = r->max_tokens;
+    a.temperature = r->temperature;
+    a.top_p = r->top_p;
+    a.repetition_penalty = r->repetition_penalty;
+    a.top_k = r->top_k;
+    a.min_p = r->min_p;
+    a.presence_penalty = r->presence_penalty;
+    a.frequency_penalty = r->frequency_penalty;
+    a.seed = r->seed;
+    for (int i = 0; i < r->n_stop; i++) a.stop[i] = r->stop[i];
+    a.n_stop = r->n_stop;
+    a.include_stop_str_in_output = r->include_stop_str_in_output;
+    a.ignore_eos = r->ignore_eos;
+    a.skip_special_tokens = r->skip_special_tokens;
+    a.logprobs = r->logprobs;
+    a.top_logprobs = r->top_logprobs;
+    return a;
+}
+
 gen_params oai_gen_params(const oai_request *r, const gen_defaults *d, int index, uint64_t random_seed) {
-    gen_params p = gen_params_default();
-    sampler_params *s = &p.sampling;
-    s->temperature = r->has_temperature ? r->temperature
-                     : (d && d->has_temperature) ? d->temperature
-                                                 : OAI_DEFAULT_TEMPERATURE;
-    s->top_p = r->has_top_p ? r->top_p : (d && d->has_top_p) ? d->top_p : OAI_DEFAULT_TOP_P;
-    s->top_k = r->has_top_k ? r->top_k : (d && d->has_top_k) ? d->top_k : 0;
-    s->repetition_penalty = r->has_repetition_penalty ? r->repetition_penalty
-                            : (d && d->has_repetition_penalty) ? d->repetition_penalty
-                                                               : 1.0f;
-    s->min_p = r->min_p;
-    s->presence_penalty = r->presence_penalty;
-    s->frequency_penalty = r->frequency_penalty;
-    s->seed = (r->has_seed ? r->seed : random_seed) + (uint64_t)index;
-    p.max_tokens = r->has_max_tokens ? r->max_tokens
-                   : (d && d->has_max_new_tokens) ? d->max_new_tokens
-                                                  : 0;
-    for (int i = 0; i < r->n_stop; i++) p.stop[i] = r->stop[i];
-    p.n_stop = r->n_stop;
-    p.include_stop_str_in_output = r->include_stop_str_in_output;
-    p.ignore_eos = r->ignore_eos;
-    p.skip_special_tokens = r->skip_special_tokens;
-    p.logprobs = r->logprobs;
-    p.top_logprobs = r->top_logprobs;
-    return p;
+    gen_asked a = oai_gen_asked(r);
+    return gen_params_resolve(&a, d, index, random_seed);
 }
 
 /* ---------------------------------------------------------------- tokenize */

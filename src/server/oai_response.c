@@ -81,13 +81,11 @@ const char *oai_finish_reason(gen_finish f) {
     }
 }
 
-void oai_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out) {
+/* An alternative's bytes, or "<id>" when serving did not resolve them. */
+static void alt_bytes(const gen_token *g, int k, lm_buf *out) {
     buf_reset(out);
-    if (!t) {
-        buf_printf(out, "<%d>", (int)id);
-        return;
-    }
-    tok_token_bytes(t, id, out); /* raw bytes, leading space kept, partial characters intact */
+    if (g->top_text[k]) buf_append(out, g->top_text[k], g->top_len[k]);
+    else buf_printf(out, "<%d>", (int)g->top[k].id);
 }
 
 /* JSON has no infinities: a logprob of -inf (a token the model rules out) is written as OpenAI
@@ -104,7 +102,7 @@ static json_t *bytes_array(const char *s, size_t n) {
 
 /* ---------------------------------------------------------------- logprobs */
 
-void oai_logprobs_append_chat(json_t *content, const gen_token *toks, size_t n, const tok_tokenizer *t) {
+void oai_logprobs_append_chat(json_t *content, const gen_token *toks, size_t n) {
     lm_buf alt = {0};
     for (size_t i = 0; i < n; i++) {
         const gen_token *g = &toks[i];
@@ -114,7 +112,7 @@ void oai_logprobs_append_chat(json_t *content, const gen_token *toks, size_t n, 
         json_object_set_new(e, "bytes", bytes_array(g->text, g->text_len));
         json_t *top = json_array();
         for (int k = 0; k < g->n_top; k++) {
-            oai_token_bytes(t, g->top[k].id, &alt);
+            alt_bytes(g, k, &alt);
             json_t *a = json_object();
             json_object_set_new(a, "token", oai_json_string_lossy(buf_cstr(&alt), alt.len));
             json_object_set_new(a, "logprob", logprob_value(g->top[k].logprob));
@@ -136,8 +134,7 @@ json_t *oai_logprobs_completions_new(void) {
     return lp;
 }
 
-void oai_logprobs_append_completions(json_t *lp, const gen_token *toks, size_t n, const tok_tokenizer *t,
-                                     size_t *text_offset) {
+void oai_logprobs_append_completions(json_t *lp, const gen_token *toks, size_t n, size_t *text_offset) {
     json_t *tokens = json_object_get(lp, "tokens"), *lps = json_object_get(lp, "token_logprobs");
     json_t *tops = json_object_get(lp, "top_logprobs"), *offs = json_object_get(lp, "text_offset");
     lm_buf alt = {0};
@@ -149,7 +146,7 @@ void oai_logprobs_append_completions(json_t *lp, const gen_token *toks, size_t n
          * collapse into the more likely one, which comes first) */
         json_t *top = json_object();
         for (int k = 0; k < g->n_top; k++) {
-            oai_token_bytes(t, g->top[k].id, &alt);
+            alt_bytes(g, k, &alt);
             json_t *key = oai_json_string_lossy(buf_cstr(&alt), alt.len);
             const char *ks = json_string_value(key);
             if (ks && !json_object_get(top, ks)) json_object_set_new(top, ks, logprob_value(g->top[k].logprob));

@@ -509,9 +509,7 @@ void server_stop(server *s, int grace_ms) {
     if (left > 0) {
         log_info("shutting down: cancelling %zu request(s) still running", left);
         pthread_mutex_lock(&s->mu);
-        for (server_req *q = s->inflight; q; q = q->next)
-            for (int i = 0; i < q->n_gen; i++)
-                if (q->gen[i]) gen_cancel(q->gen[i]);
+        for (server_req *q = s->inflight; q; q = q->next) generation_cancel(q->gen);
         pthread_mutex_unlock(&s->mu);
         wait_drained(s, now_ms() + LM_HTTP_CANCEL_WAIT_MS);
     }
@@ -555,7 +553,7 @@ int server_run(const server_config *http, const registry_model *models, size_t n
     err_clear(&err);
     registry *reg = NULL;
     server *srv = NULL;
-    const server_manager *mgr = http->manager;
+    const registry_manager *mgr = http->manager;
     int rc = 1;
     if (registry_create(&reg, &err) != LM_OK) goto fail;
     for (size_t i = 0; i < n_models; i++)

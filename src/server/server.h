@@ -18,32 +18,16 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "server/registry.h"
+#include "serving/registry.h"
 #include "serving/serving.h"
-
-/* What changes the served models while the server runs (src/repo/reload.h has the config.json
- * watcher and the download behind --source_model). server_run() calls start() once the port is
- * open and the initial models are loaded, reload() for POST /v1/config/reload (on an HTTP worker:
- * it must not block for long; loads go to the background), and stop() on shutdown before the
- * models are unloaded. A manager may end the server early by raising SIGTERM; stop()'s return
- * value is then the exit code. Any function may be NULL. */
-typedef struct {
-    lm_status (*start)(void *ctx, registry *models, lm_error *err);
-    /* Re-reads the configuration and applies it (registry_sync); *changed = 1 when models were
-     * added, changed or removed. An error leaves the models as they were. */
-    lm_status (*reload)(void *ctx, int *changed, lm_error *err);
-    /* Stops the background work; returns the exit code (0 for a normal shutdown). */
-    int (*stop)(void *ctx);
-    void *ctx;
-} server_manager;
 
 typedef struct {
     const char *bind_address;    /* IPv4/IPv6 literal or host name; NULL: "0.0.0.0" */
     int port;                    /* 0: any free port (server_port() tells which) */
     int workers;                 /* HTTP worker threads; 0: the CPU count, at least 2 */
     size_t max_body;             /* request body limit in bytes; 0: LM_HTTP_MAX_BODY */
-    const server_manager *manager; /* NULL: the models never change (borrowed: must outlive
-                                    * the server) */
+    const registry_manager *manager; /* POST /v1/config/reload calls its reload(); NULL: the
+                                    * models never change (borrowed: must outlive the server) */
 } server_config;
 
 typedef struct server server;

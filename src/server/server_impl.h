@@ -11,9 +11,9 @@
 
 #include "base/buf.h"
 #include "server/oai.h"
-#include "server/registry.h"
 #include "server/server.h"
-#include "serving/serving.h"
+#include "serving/generation.h"
+#include "serving/registry.h"
 
 /* Wakes a suspended connection when its request has output. Wakers live in a pool the server
  * owns and frees last: a generation loop may call a notify callback a moment after the request
@@ -69,18 +69,17 @@ typedef struct server_req {
     size_t discarded;
     server_phase phase;
 
-    /* generation requests */
+    /* generation requests: what this HTTP request sends; the generation it drives is serving's
+     * object (generation.h), reached only through generation_submit and generation_poll */
     json_t *root;                /* the request JSON; oreq borrows its strings */
     oai_request oreq;
     int oreq_valid;
-    servable *sv;
-    const tok_tokenizer *tok;
+    generation *gen;             /* NULL until submitted */
     char id[64];
     oai_meta meta;
-    char *echo_text;             /* completions with echo: the prompt's text (owned) */
+    const char *echo_text;       /* completions with echo: the prompt's text (gen's) */
     size_t echo_len;
-    gen_request *gen[OAI_MAX_N];
-    int n_gen;
+    int n_gen;                   /* samples */
     server_choice ch[OAI_MAX_N];
     size_t prompt_tokens;
     size_t cached_tokens;        /* of those, served from the prefix cache */
@@ -100,7 +99,7 @@ typedef struct server_req {
 struct server {
     struct MHD_Daemon *d;
     registry *models;
-    const server_manager *manager; /* NULL: the model set never changes */
+    const registry_manager *manager; /* NULL: the model set never changes */
     int port;
     size_t max_body;
     atomic_int stopping;

@@ -20,11 +20,50 @@ gen_params gen_params_default(void) {
     return p;
 }
 
+gen_params gen_params_resolve(const gen_asked *a, const gen_defaults *d, int index, uint64_t random_seed) {
+    gen_params p = gen_params_default();
+    sampler_params *s = &p.sampling;
+    s->temperature = a->has_temperature ? a->temperature
+                     : (d && d->has_temperature) ? d->temperature
+                                                 : GEN_DEFAULT_TEMPERATURE;
+    s->top_p = a->has_top_p ? a->top_p : (d && d->has_top_p) ? d->top_p : GEN_DEFAULT_TOP_P;
+    s->top_k = a->has_top_k ? a->top_k : (d && d->has_top_k) ? d->top_k : 0;
+    s->repetition_penalty = a->has_repetition_penalty ? a->repetition_penalty
+                            : (d && d->has_repetition_penalty) ? d->repetition_penalty
+                                                               : 1.0f;
+    s->min_p = a->min_p;
+    s->presence_penalty = a->presence_penalty;
+    s->frequency_penalty = a->frequency_penalty;
+    s->seed = (a->has_seed ? a->seed : random_seed) + (uint64_t)index;
+    p.max_tokens = a->has_max_tokens ? a->max_tokens
+                   : (d && d->has_max_new_tokens) ? d->max_new_tokens
+                                                  : 0;
+    for (int i = 0; i < a->n_stop; i++) p.stop[i] = a->stop[i];
+    p.n_stop = a->n_stop;
+    p.include_stop_str_in_output = a->include_stop_str_in_output;
+    p.ignore_eos = a->ignore_eos;
+    p.skip_special_tokens = a->skip_special_tokens;
+    p.logprobs = a->logprobs;
+    p.top_logprobs = a->top_logprobs;
+    return p;
+}
+
+static void token_free(gen_token *t) {
+    free(t->text);
+    for (int k = 0; k < GEN_MAX_TOP_LOGPROBS; k++) free(t->top_text[k]);
+}
+
 void gen_chunk_fini(gen_chunk *c) {
     buf_fini(&c->text);
-    for (size_t i = 0; i < c->n_tokens; i++) free(c->tokens[i].text);
+    for (size_t i = 0; i < c->n_tokens; i++) token_free(&c->tokens[i]);
     free(c->tokens);
     memset(c, 0, sizeof *c);
+}
+
+void gen_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out) {
+    buf_reset(out);
+    tok_token_bytes(t, id, out); /* raw bytes, leading space kept, partial characters intact */
+    if (!out->data) buf_append(out, "", 0);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------------ */
@@ -34,7 +73,7 @@ static void request_free(gen_request *r) {
     free(r->prompt);
     for (int i = 0; i < GEN_MAX_STOP; i++) free(r->stop_store[i]);
     buf_fini(&r->out_text);
-    for (size_t i = 0; i < r->n_out_tokens; i++) free(r->out_tokens[i].text);
+    for (size_t i = 0; i < r->n_out_tokens; i++) token_free(&r->out_tokens[i]);
     free(r->out_tokens);
     buf_fini(&r->text);
     sampler_fini(&r->smp);
@@ -193,7 +232,7 @@ static void deliver(gen_request *r, const char *text, size_t len, gen_token *tok
             }
         }
         if (r->n_out_tokens < r->cap_out_tokens) r->out_tokens[r->n_out_tokens++] = *tok;
-        else free(tok->text);
+        else token_free(tok);
     }
     if (fin != GEN_FINISH_NONE && r->finish == GEN_FINISH_NONE) {
         r->finish = fin;
@@ -276,11 +315,22 @@ static int token_record(gen_request *r, const float *logits, int32_t id, gen_tok
     out->n_top = r->p.top_logprobs;
     out->logprob = sampler_logprobs(logits, r->s->m->hp.n_vocab, id, out->n_top, out->top);
     lm_buf b = {0};
-    tok_token_bytes(r->s->tok, id, &b);
-    if (!b.data) buf_append(&b, "", 0);
+    int oom = 0;
+    for (int k = 0; k < out->n_top; k++) {
+        gen_token_bytes(r->s->tok, out->top[k].id, &b);
+        oom |= b.oom;
+        out->top_text[k] = b.data;
+        out->top_len[k] = b.len;
+        memset(&b, 0, sizeof b);
+    }
+    gen_token_bytes(r->s->tok, id, &b);
     out->text = b.data;
     out->text_len = b.len;
-    return b.oom ? -1 : 0;
+    if (b.oom || oom) {
+        token_free(out);
+        return -1;
+    }
+    return 0;
 }
 
 void request_on_logits(servable *s, gen_request *r, const float *logits) {

@@ -250,6 +250,32 @@ lm_status servable_tokenize(const servable *s, const char *text, size_t len, int
     return tok_encode(s->tok, text, len, add_special, out, err);
 }
 
+lm_status servable_tokenize_ids(const servable *s, const char *text, size_t len, int add_special,
+                                int32_t **ids, size_t *n, lm_error *err) {
+    tok_ids t = {0};
+    *ids = NULL;
+    *n = 0;
+    lm_status st = tok_encode(s->tok, text, len, add_special, &t, err);
+    if (st != LM_OK) {
+        tok_ids_fini(&t);
+        return st;
+    }
+    *ids = t.ids; /* handed over whole */
+    *n = t.n;
+    return LM_OK;
+}
+
+const char *servable_state_name(int state) {
+    switch (state) {
+    case SERVABLE_START: return "START";
+    case SERVABLE_LOADING: return "LOADING";
+    case SERVABLE_AVAILABLE: return "AVAILABLE";
+    case SERVABLE_UNLOADING: return "UNLOADING";
+    case SERVABLE_END: return "END";
+    default: return "UNKNOWN";
+    }
+}
+
 int servable_is_eos(const servable *s, int32_t id) {
     for (int i = 0; i < s->n_eos; i++)
         if (s->eos[i] == id) return 1;

@@ -51,6 +51,9 @@ typedef enum {
     SERVABLE_START, SERVABLE_LOADING, SERVABLE_AVAILABLE, SERVABLE_UNLOADING, SERVABLE_END
 } servable_state;
 
+/* "START", "LOADING", "AVAILABLE", "UNLOADING", "END" (OVMS's words), "UNKNOWN" otherwise. */
+const char *servable_state_name(int state);
+
 typedef struct servable servable;
 
 /* Loads the model, tokenizer, template and generation config from cfg->path and starts the
@@ -107,8 +110,14 @@ lm_status servable_render_chat(const servable *s, json_t *messages, json_t *tool
 lm_status servable_tokenize(const servable *s, const char *text, size_t len, int add_special,
                             tok_ids *out, lm_error *err);
 
+/* The same, into a plain array for callers above serving (the tokenize endpoint): *ids is
+ * malloc'd (free() it; NULL when *n is 0). */
+lm_status servable_tokenize_ids(const servable *s, const char *text, size_t len, int add_special,
+                                int32_t **ids, size_t *n, lm_error *err);
+
 /* ---- generation requests ------------------------------------------------------------------- */
 
+#define GEN_MAX_SAMPLES 20      /* samples (n) one request may ask; OVMS's best_of_limit default */
 #define GEN_MAX_STOP 16          /* stop strings per request (OpenAI allows 4, OVMS 16) */
 #define GEN_MAX_TOP_LOGPROBS 20  /* alternatives per token (OpenAI's bound) */
 
@@ -129,6 +138,34 @@ typedef struct {
 /* Sensible starting values: greedy, skip_special_tokens on, everything else off. */
 gen_params gen_params_default(void);
 
+/* Built-in defaults (OpenAI's): temperature 1, top_p 1, top_k off, repetition_penalty 1,
+ * min_p/presence/frequency 0, no token limit but the context. */
+#define GEN_DEFAULT_TEMPERATURE 1.0f
+#define GEN_DEFAULT_TOP_P 1.0f
+
+/* The sampling and output settings as a client asked for them; has_* says which it set. */
+typedef struct {
+    int has_max_tokens, has_temperature, has_top_p, has_top_k, has_repetition_penalty, has_seed;
+    int max_tokens;
+    float temperature, top_p, repetition_penalty;
+    int top_k;                   /* 0 = off */
+    float min_p, presence_penalty, frequency_penalty;
+    uint64_t seed;
+    const char *stop[GEN_MAX_STOP]; /* borrowed */
+    int n_stop;
+    int include_stop_str_in_output;
+    int ignore_eos;
+    int skip_special_tokens;
+    int logprobs;
+    int top_logprobs;
+} gen_asked;
+
+/* The parameters of sample `index` (0..n-1): what was asked first, then the servable's
+ * generation_config.json defaults `d` (may be NULL), then the built-in ones. The seed is
+ * a->seed + index when asked, else random_seed + index. Stop strings are borrowed from a; the
+ * prompt is left for the caller to set. */
+gen_params gen_params_resolve(const gen_asked *a, const gen_defaults *d, int index, uint64_t random_seed);
+
 typedef enum {
     GEN_FINISH_NONE = 0,     /* still running */
     GEN_FINISH_STOP,         /* EOS or a stop string ("stop") */
@@ -137,7 +174,9 @@ typedef enum {
     GEN_FINISH_ERROR,        /* see gen_chunk.err */
 } gen_finish;
 
-/* One generated token, for logprobs. */
+/* One generated token, for logprobs. Every token's bytes are resolved here, in serving (the
+ * tokenizer's raw bytes, leading space kept, partial characters intact): the layers above never
+ * ask the tokenizer. */
 typedef struct {
     int32_t id;
     float logprob;
@@ -145,11 +184,17 @@ typedef struct {
     size_t text_len;
     int n_top;
     sampler_logprob top[GEN_MAX_TOP_LOGPROBS];
+    char *top_text[GEN_MAX_TOP_LOGPROBS]; /* each alternative's bytes (owned; NULL: unknown) */
+    size_t top_len[GEN_MAX_TOP_LOGPROBS];
 } gen_token;
+
+/* The bytes of token `id` (tok_token_bytes) into *out (reset first). */
+void gen_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out);
 
 /* What gen_poll hands back: everything produced since the previous poll. Owned by the caller;
  * gen_chunk_fini frees it (and is safe on a zeroed chunk). */
 typedef struct {
+    int index;                   /* generation_poll: which of the request's samples (0..n-1) */
     lm_buf text;                 /* newly complete text (may be empty) */
     gen_token *tokens;           /* tokens whose text is in `text` (when logprobs was asked) */
     size_t n_tokens;

@@ -104,7 +104,7 @@ static void test_logprobs_chat(void **state) {
     t[0].top[1] = (sampler_logprob){9, -1.5f};
     t[1].id = 7, t[1].logprob = -1.0f / 0.0f, t[1].text = b, t[1].text_len = 2;
     json_t *content = json_array();
-    oai_logprobs_append_chat(content, t, 2, NULL);
+    oai_logprobs_append_chat(content, t, 2);
     assert_int_equal(json_array_size(content), 2);
     json_t *e0 = json_array_get(content, 0), *e1 = json_array_get(content, 1);
     assert_string_equal(json_string_value(json_object_get(e0, "token")), " the");
@@ -139,8 +139,8 @@ static void test_logprobs_completions(void **state) {
     t[2] = (gen_token){.id = 3, .logprob = -0.3f, .text = c, .text_len = 2};
     json_t *lp = oai_logprobs_completions_new();
     size_t off = 0;
-    oai_logprobs_append_completions(lp, t, 2, NULL, &off);
-    oai_logprobs_append_completions(lp, t + 2, 1, NULL, &off);
+    oai_logprobs_append_completions(lp, t, 2, &off);
+    oai_logprobs_append_completions(lp, t + 2, 1, &off);
     assert_int_equal(off, 11);
     json_t *tokens = json_object_get(lp, "tokens"), *offs = json_object_get(lp, "text_offset");
     assert_int_equal(json_array_size(tokens), 3);
@@ -155,29 +155,6 @@ static void test_logprobs_completions(void **state) {
     assert_int_equal(json_object_size(json_array_get(tops, 1)), 0);
     assert_true(fabs(json_real_value(json_array_get(json_object_get(lp, "token_logprobs"), 2)) + 0.3) < 1e-6);
     json_decref(lp);
-}
-
-static void test_token_bytes_with_real_tokenizer(void **state) {
-    (void)state;
-    tok_tokenizer *t = NULL;
-    lm_error err;
-    err_clear(&err);
-    assert_int_equal(tok_load_path(lmtest_demo_model(), &t, &err), LM_OK);
-    tok_ids ids = {0};
-    assert_int_equal(tok_encode(t, "Once upon", 9, 0, &ids, &err), LM_OK);
-    assert_true(ids.n >= 2);
-    lm_buf b = {0}, all = {0};
-    for (size_t i = 0; i < ids.n; i++) {
-        oai_token_bytes(t, ids.ids[i], &b);
-        buf_append(&all, b.data, b.len);
-    }
-    /* pieces keep their leading spaces: they concatenate to the text (with SentencePiece's
-     * leading space on the first word) */
-    assert_true(strstr(buf_cstr(&all), "Once upon") != NULL);
-    buf_fini(&b);
-    buf_fini(&all);
-    tok_ids_fini(&ids);
-    tok_destroy(t);
 }
 
 static void test_lossy_strings(void **state) {
@@ -315,7 +292,6 @@ int main(void) {
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_logprobs_chat),
         cmocka_unit_test(test_logprobs_completions),
-        cmocka_unit_test(test_token_bytes_with_real_tokenizer),
         cmocka_unit_test(test_lossy_strings),
         cmocka_unit_test(test_errors_and_status),
         cmocka_unit_test(test_sse_framing),

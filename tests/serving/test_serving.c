@@ -289,6 +289,29 @@ static void test_chat_tools_default_to_none(void **state) {
     chat_template_destroy(ct);
 }
 
+static void test_token_bytes_with_real_tokenizer(void **state) {
+    (void)state;
+    tok_tokenizer *t = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(tok_load_path(lmtest_demo_model(), &t, &err), LM_OK);
+    tok_ids ids = {0};
+    assert_int_equal(tok_encode(t, "Once upon", 9, 0, &ids, &err), LM_OK);
+    assert_true(ids.n >= 2);
+    lm_buf b = {0}, all = {0};
+    for (size_t i = 0; i < ids.n; i++) {
+        gen_token_bytes(t, ids.ids[i], &b);
+        buf_append(&all, b.data, b.len);
+    }
+    /* pieces keep their leading spaces: they concatenate to the text (with SentencePiece's
+     * leading space on the first word) */
+    assert_true(strstr(buf_cstr(&all), "Once upon") != NULL);
+    buf_fini(&b);
+    buf_fini(&all);
+    tok_ids_fini(&ids);
+    tok_destroy(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_texts),
@@ -299,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_chat_template),
         cmocka_unit_test(test_chat_tools_default_to_none),
+        cmocka_unit_test(test_token_bytes_with_real_tokenizer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,8 +10,8 @@
  * time; a servable a lookup returns stays valid until its finder releases it (servable_release),
  * and every string this header hands out until registry_destroy(), which the owner calls only
  * after the HTTP server has stopped. */
-#ifndef LM_SERVER_REGISTRY_H
-#define LM_SERVER_REGISTRY_H
+#ifndef LM_SERVING_REGISTRY_H
+#define LM_SERVING_REGISTRY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +25,7 @@ typedef struct registry registry;
 typedef struct {
     servable_config cfg;
     int max_tokens_limit;        /* largest max_tokens a request may ask, and the default; 0: none */
-    int best_of_limit;           /* largest n (samples) a request may ask; 0: OAI_MAX_N */
+    int best_of_limit;           /* largest n (samples) a request may ask; 0: GEN_MAX_SAMPLES */
 } registry_model;
 
 lm_status registry_create(registry **out, lm_error *err);
@@ -96,5 +96,24 @@ void registry_fail(registry *r, const char *name, const char *why);
 /* Waits up to timeout_ms (-1: forever) until no load or unload started by registry_sync() is
  * under way. Returns 1 when none is, 0 on timeout. */
 int registry_wait_settled(registry *r, int timeout_ms);
+
+/* ---- what changes the models while serving ---- */
+
+/* The owner of a registry's model set while the program runs (src/repo/reload.h has the
+ * config.json watcher and the download behind --source_model). The program's wiring calls start()
+ * once the port is open and the initial models are loaded, and stop() on shutdown before the
+ * models are unloaded; the HTTP server calls reload() for POST /v1/config/reload (on an HTTP
+ * worker: it must not block for long; loads go to the background). A manager may end the program
+ * early by raising SIGTERM; stop()'s return value is then the exit code. Any function may be
+ * NULL. */
+typedef struct {
+    lm_status (*start)(void *ctx, registry *models, lm_error *err);
+    /* Re-reads the configuration and applies it (registry_sync); *changed = 1 when models were
+     * added, changed or removed. An error leaves the models as they were. */
+    lm_status (*reload)(void *ctx, int *changed, lm_error *err);
+    /* Stops the background work; returns the exit code (0 for a normal shutdown). */
+    int (*stop)(void *ctx);
+    void *ctx;
+} registry_manager;
 
 #endif

@@ -1,11 +1,11 @@
-/* tests/server/test_registry.c — several models at once (src/server/registry.c), served from an
+/* tests/serving/test_registry.c — several models at once (src/serving/registry.c), served from an
  * OVMS config.json with graph.pbtxt files: listing and status of each, names with '/', requests
  * routed to the right model, interleaved streams, and a graph's max_tokens_limit/best_of_limit.
  * A second group drives registry_sync() in-process (live reload): models added, removed while a
  * finder still holds them, changed, failing, pending, superseded. */
-#include "srvtest.h"
+#include "server/srvtest.h"
 
-#include "server/registry.h"
+#include "serving/registry.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>

@@ -5,7 +5,7 @@
  * their own ("jobs"); each entry has a generation number, bumped whenever what it should be
  * changes, so a job whose result is no longer wanted (the model changed again, or was removed)
  * drops it. */
-#include "server/registry.h"
+#include "serving/registry.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "server/oai.h"
 
 typedef struct {
     registry_model want;         /* what the model should be (strings owned); cfg.path is NULL
@@ -125,7 +124,7 @@ static int limit_of(int v, int dflt) { return v > 0 && v < dflt ? v : dflt; }
 
 static void set_limits(entry *e, const registry_model *m) {
     e->max_tokens_limit = m->max_tokens_limit > 0 ? m->max_tokens_limit : 0;
-    e->best_of_limit = limit_of(m->best_of_limit, OAI_MAX_N);
+    e->best_of_limit = limit_of(m->best_of_limit, GEN_MAX_SAMPLES);
 }
 
 /* ---------------------------------------------------------------- entries */
