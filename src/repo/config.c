@@ -830,26 +830,17 @@ lm_status repo_load_config(const char *path, repo_config *out, lm_error *err) {
 
 /* ---------------------------------------------------------------- flags */
 
-/* The server table's default for an integer or boolean flag. */
-static int64_t flag_default(const char *name) {
-    const cli_flag *f = cli_find_flag(&cli_server_command, name);
-    if (!f || !f->def) return 0;
-    if (!strcmp(f->def, "true")) return 1;
-    if (!strcmp(f->def, "false")) return 0;
-    return strtoll(f->def, NULL, 10);
-}
-
 /* Flags given for a model whose graph sets the options: warn about each that would change
  * something. */
-static void warn_flags_over_graph(repo_config *c, const cli_server_opts *o, const repo_model *m) {
+static void warn_flags_over_graph(repo_config *c, const repo_config_opts *o, const repo_model *m) {
     struct {
         const char *name;
         int differs;
     } rows[] = {
-        {"max_num_seqs", o->max_num_seqs != flag_default("max_num_seqs")},
-        {"cache_size", o->cache_size != flag_default("cache_size")},
-        {"enable_prefix_caching", (int64_t)o->enable_prefix_caching != flag_default("enable_prefix_caching")},
-        {"max_prompt_len", o->max_prompt_len != flag_default("max_prompt_len")},
+        {"max_num_seqs", o->changed_max_num_seqs},
+        {"cache_size", o->changed_cache_size},
+        {"enable_prefix_caching", o->changed_enable_prefix_caching},
+        {"max_prompt_len", o->changed_max_prompt_len},
         {"tool_parser", o->tool_parser != NULL},
         {"reasoning_parser", o->reasoning_parser != NULL},
     };
@@ -859,7 +850,7 @@ static void warn_flags_over_graph(repo_config *c, const cli_server_opts *o, cons
                  m->cfg.name);
 }
 
-lm_status repo_from_flags(const cli_server_opts *o, repo_config *out, lm_error *err) {
+lm_status repo_config_from_opts(const repo_config_opts *o, repo_config *out, lm_error *err) {
     if (o->config_path && (o->model_path || o->model_name))
         return err_set(err, LM_ERR_INVALID, "use either --config_path or --model_path with "
                        "--model_name, not both");
@@ -897,10 +888,10 @@ lm_status repo_from_flags(const cli_server_opts *o, repo_config *out, lm_error *
         if (m->graph_path) {
             warn_flags_over_graph(out, o, m);
         } else {
-            m->cfg.max_num_seqs = (int)o->max_num_seqs;
-            m->cfg.cache_size_gb = (double)o->cache_size;
+            m->cfg.max_num_seqs = o->max_num_seqs;
+            m->cfg.cache_size_gb = o->cache_size;
             m->cfg.enable_prefix_caching = o->enable_prefix_caching;
-            m->cfg.max_prompt_len = (int)o->max_prompt_len;
+            m->cfg.max_prompt_len = o->max_prompt_len;
             if (o->tool_parser && !(m->cfg.tool_parser = keep_str(out, o->tool_parser))) s = nomem(err);
             if (o->reasoning_parser && !(m->cfg.reasoning_parser = keep_str(out, o->reasoning_parser)))
                 s = nomem(err);

@@ -35,7 +35,6 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "cli/cli.h"
 #include "serving/serving.h"
 
 /* One model to serve. Every string is owned by the repo_config holding the entry. */
@@ -75,19 +74,39 @@ lm_status repo_load_config(const char *path, repo_config *out, lm_error *err);
  * base_path/graph.pbtxt when it exists (the servable --model_path names). */
 lm_status repo_add_model(const char *name, const char *base_path, repo_config *out, lm_error *err);
 
-/* Builds the list the server's flags ask for, so main has one path:
- *   --config_path P              repo_load_config(P)
- *   --model_path M               repo_add_model(--model_name, M); without --model_name the name is
- *                                M's last component (".gguf" dropped), with a warning
- *   --source_model S (no --pull) the same for <--model_repository_path>/S, named S unless
- *                                --model_name says otherwise (the caller downloads it first)
- *   none of these                an empty list (the caller serves its demo model)
+/* What to serve, as the server's flags say it (cli/ builds this from the command line). */
+typedef struct {
+    const char *config_path;
+    const char *model_path;
+    const char *model_name;
+    const char *source_model;
+    const char *model_repository_path;
+    int pull;                     /* --pull: source_model is downloaded, not served */
+    /* the text generation options of a model without a graph.pbtxt */
+    int max_num_seqs;
+    double cache_size;
+    int enable_prefix_caching;
+    int max_prompt_len;
+    const char *tool_parser;      /* NULL: none */
+    const char *reasoning_parser; /* NULL: none */
+    /* which of the four above differ from their defaults (a graph.pbtxt overrides them, with a
+     * warning for each); tool_parser and reasoning_parser count when not NULL */
+    int changed_max_num_seqs, changed_cache_size, changed_enable_prefix_caching, changed_max_prompt_len;
+} repo_config_opts;
+
+/* Builds the list the options ask for, so the program has one path:
+ *   config_path P              repo_load_config(P)
+ *   model_path M               repo_add_model(model_name, M); without model_name the name is
+ *                              M's last component (".gguf" dropped), with a warning
+ *   source_model S (no pull)   the same for <model_repository_path>/S, named S unless
+ *                              model_name says otherwise (the caller downloads it first)
+ *   none of these              an empty list (the caller serves its demo model)
  * A model folder with a graph.pbtxt is served with the graph's options; the text generation
- * flags (--max_num_seqs, --cache_size, --enable_prefix_caching, --max_prompt_len,
- * --tool_parser, --reasoning_parser) then only add a warning when they differ from their
- * defaults. Without a graph, the flags give the options. --config_path together with
- * --model_path or --model_name is LM_ERR_INVALID, as in OVMS. */
-lm_status repo_from_flags(const cli_server_opts *o, repo_config *out, lm_error *err);
+ * options (max_num_seqs, cache_size, enable_prefix_caching, max_prompt_len, tool_parser,
+ * reasoning_parser) then only add a warning ("--<flag> is ignored: ...") when changed. Without a
+ * graph, the options apply. config_path together with model_path or model_name is
+ * LM_ERR_INVALID, as in OVMS. */
+lm_status repo_config_from_opts(const repo_config_opts *o, repo_config *out, lm_error *err);
 
 /* Frees everything; *c is zeroed and reusable. Accepts a zeroed struct. */
 void repo_config_fini(repo_config *c);

@@ -1,5 +1,5 @@
 /* manage.c — config management: editing config.json (read, change, write through a temporary
- * file), listing a repository's servables, and the OVMS-compatible command around them. */
+ * file), listing a repository's servables, the base_path of a repository's model. */
 #include "repo/manage.h"
 
 #include <dirent.h>
@@ -280,26 +280,9 @@ void repo_name_list_fini(repo_name_list *l) {
     l->n = 0;
 }
 
-/* ---------------------------------------------------------------- the command */
+/* ---------------------------------------------------------------- paths */
 
-int repo_manage_requested(const cli_server_opts *o) {
-    return o->add_to_config || o->remove_from_config || o->list_models;
-}
-
-static int usage(FILE *errs, const char *msg) {
-    fprintf(errs, "%s\n", msg);
-    return CLI_EXIT_USAGE;
-}
-
-static const char usage_add_remove[] =
-    "Usage: \n"
-    "  lmserve --add_to_config --model_name <model_name> --model_repository_path <repo_path> --config_path <config_path>\n"
-    "  lmserve --add_to_config --model_name <model_name> --model_path <model_path> --config_path <config_path>\n"
-    "  lmserve --remove_from_config --model_name <model_name> --config_path <config_path>\n";
-
-/* The base_path --add_to_config writes for <repo>/<name>: relative to the config's folder when
- * the repository is that folder, else absolute (see manage.h). malloc'd. */
-static char *repo_model_path(const char *config_path, const char *repo, const char *name) {
+char *repo_model_base_path(const char *config_path, const char *repo, const char *name) {
     char cfg_dir[PATH_MAX], repo_real[PATH_MAX];
     const char *slash = strrchr(config_path, '/');
     lm_buf d = {0};
@@ -319,82 +302,3 @@ static char *repo_model_path(const char *config_path, const char *repo, const ch
     return out.data;
 }
 
-int repo_manage_run(const cli_server_opts *o, FILE *out, FILE *errs) {
-    const char *env = getenv("OVMS_MODEL_REPOSITORY_PATH");
-    if (env && !*env) env = NULL;
-    const char *repo = o->model_repository_path ? o->model_repository_path : env;
-    int hf = o->pull || o->source_model;
-
-    if (o->list_models) {
-        if (hf) return usage(errs, "error parsing options - --list_models cannot be used with --pull or --task");
-        if (o->add_to_config) return usage(errs, "error parsing options - --list_models cannot be used with --add_to_config");
-        if (o->remove_from_config) return usage(errs, "error parsing options - --list_models cannot be used with --remove_from_config");
-        if (!repo) return usage(errs, "Use --list_models with --model_repository_path");
-        fprintf(out, "Listing models in repository...\nModel repository path: %s\n", repo);
-        repo_name_list l;
-        lm_error err;
-        err_clear(&err);
-        if (repo_list_models(repo, &l, &err) != LM_OK) {
-            fprintf(errs, "%s\n", err.msg);
-            return CLI_EXIT_FAILURE;
-        }
-        for (size_t i = 0; i < l.n; i++) fprintf(out, "%s\n", l.names[i]);
-        repo_name_list_fini(&l);
-        return CLI_EXIT_OK;
-    }
-    if (!o->add_to_config && !o->remove_from_config) return usage(errs, "no config management flag given");
-
-    const char *flag = o->add_to_config ? "--add_to_config" : "--remove_from_config";
-    char msg[160];
-    if (hf) {
-        snprintf(msg, sizeof msg, "error parsing options - %s cannot be used with --pull or --task", flag);
-        return usage(errs, msg);
-    }
-    if (o->add_to_config && o->remove_from_config)
-        return usage(errs, "error parsing options - --add_to_config cannot be used with --remove_from_config");
-    if (o->remove_from_config && o->model_path)
-        return usage(errs, "error parsing options - --model_path cannot be used with --remove_from_config");
-    char *default_config = NULL;
-    const char *config = o->config_path;
-    if (!config && env) {
-        lm_buf b = {0};
-        buf_printf(&b, "%s/config.json", env);
-        default_config = b.data;
-        config = default_config;
-        if (config) fprintf(out, "Using default config path: %s\n", config);
-    }
-    int rc = CLI_EXIT_OK;
-    char *derived = NULL;
-    if (!config) {
-        rc = usage(errs, "Set config_path with add_to_config/remove_from_config");
-    } else if (!o->model_name) {
-        fprintf(errs, "Set model_name with add_to_config/remove_from_config\n%s", usage_add_remove);
-        rc = CLI_EXIT_USAGE;
-    } else {
-        lm_error err;
-        err_clear(&err);
-        lm_status s;
-        if (o->add_to_config) {
-            const char *path = o->model_path;
-            if (!path && repo) path = derived = repo_model_path(config, repo, o->model_name);
-            if (!path) {
-                fprintf(errs, "Set model_name either with model_path or model_repository_path with "
-                              "add_to_config\n%s", usage_add_remove);
-                free(default_config);
-                return CLI_EXIT_USAGE;
-            }
-            s = repo_config_add(config, o->model_name, path, &err);
-        } else {
-            s = repo_config_remove(config, o->model_name, &err);
-        }
-        if (s == LM_OK) {
-            fprintf(out, "Config updated: %s\n", config);
-        } else {
-            fprintf(errs, "%s error on config update : %s\n", config, err.msg);
-            rc = CLI_EXIT_FAILURE;
-        }
-    }
-    free(derived);
-    free(default_config);
-    return rc;
-}

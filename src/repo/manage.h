@@ -1,6 +1,6 @@
 /* manage.h — OVMS's config management mode: add a model to config.json, remove one, list the
- * models in a repository folder; as plain functions, and as the command the server flags run
- * (`--add_to_config`, `--remove_from_config`, `--list_models`).
+ * models in a repository folder, as plain functions; the command the server flags run
+ * (`--add_to_config`, `--remove_from_config`, `--list_models`) is cli/'s (cli/serve.h).
  *
  *   lmserve --add_to_config --config_path models/config.json --model_name Qwen/Qwen3-0.6B \
  *           --model_path Qwen/Qwen3-0.6B
@@ -22,7 +22,6 @@
 #include <stdio.h>
 
 #include "base/error.h"
-#include "cli/cli.h"
 
 /* Adds {"config": {"name": name, "base_path": base_path}} to model_config_list of the
  * config.json at `config_path`, creating the file (with just that entry) when it does not exist
@@ -49,17 +48,10 @@ typedef struct {
 lm_status repo_list_models(const char *repo_path, repo_name_list *out, lm_error *err);
 void repo_name_list_fini(repo_name_list *l);
 
-/* True when the flags ask for the config management mode. */
-int repo_manage_requested(const cli_server_opts *o);
-
-/* Runs the management command the flags ask for, with OVMS's messages: results and "Config
- * updated: <path>" on `out`; usage errors on `errs` (exit 64); a failed command on `errs` (exit
- * 1), an update as "<path> error on config update : <why>". Returns the process exit code.
- * Differences from OVMS, on purpose: failures go to stderr (OVMS prints them on stdout); a
- * --list_models path that is not a folder exits 1 (OVMS logs it and exits 0); a base_path made
- * from --model_repository_path is written relative to the config's folder when the repository
- * is that folder, else absolute (OVMS writes "<repo>/<name>", which a relative config path then
- * resolves twice). */
-int repo_manage_run(const cli_server_opts *o, FILE *out, FILE *errs);
+/* The base_path --add_to_config writes for model `name` of repository `repo` (config.json at
+ * config_path): relative to the config's folder when the repository is that folder, else
+ * absolute (OVMS writes "<repo>/<name>", which a relative config path then resolves twice).
+ * malloc'd; NULL when out of memory. */
+char *repo_model_base_path(const char *config_path, const char *repo, const char *name);
 
 #endif

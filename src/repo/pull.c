@@ -1,10 +1,9 @@
 /* pull.c — the pull mode: pick the files of a hub repository, download them (hub.c), write the
- * graph (graph.c); and the --pull command around it (flags, signals, messages). */
+ * graph (graph.c). The --pull command around it (flags, signals, messages) is cli/serve.c. */
 #include "repo/pull.h"
 
 #include <errno.h>
 #include <ftw.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,72 +245,3 @@ done:
     return s;
 }
 
-/* ---------------------------------------------------------------- the command */
-
-static atomic_int interrupted; /* lock-free: safe to set from a signal handler */
-static void on_signal(int sig) {
-    (void)sig;
-    atomic_store(&interrupted, 1);
-}
-
-repo_pull_opts repo_pull_opts_from_flags(const cli_server_opts *o, const char *repository) {
-    repo_pull_opts p = {
-        .source_model = o->source_model,
-        .repository_path = repository,
-        .gguf_filename = o->gguf_filename,
-        .task = o->task,
-        .overwrite = o->overwrite_models,
-        .graph = repo_graph_defaults(),
-    };
-    p.graph.max_num_seqs = o->max_num_seqs;
-    p.graph.enable_prefix_caching = o->enable_prefix_caching;
-    p.graph.cache_size = o->cache_size;
-    p.graph.max_prompt_len = o->max_prompt_len;
-    p.graph.tool_parser = o->tool_parser;
-    p.graph.reasoning_parser = o->reasoning_parser;
-    p.graph.cache_dir = o->cache_dir;
-    p.graph.plugin_config = o->plugin_config;
-    if (o->max_num_batched_tokens > 0) p.graph.max_num_batched_tokens = o->max_num_batched_tokens;
-    p.graph.dynamic_split_fuse = o->dynamic_split_fuse;
-    p.graph.device = "CPU"; /* the only --target_device choice */
-    return p;
-}
-
-int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs) {
-    const char *env = getenv("OVMS_MODEL_REPOSITORY_PATH");
-    const char *repo = o->model_repository_path ? o->model_repository_path : env && *env ? env : NULL;
-    if (!o->source_model) {
-        fprintf(errs, "source_model parameter is required for pull mode\n");
-        return CLI_EXIT_USAGE;
-    }
-    if (!repo) {
-        fprintf(errs, "model_repository_path parameter is required for pull mode\n");
-        return CLI_EXIT_USAGE;
-    }
-    if (o->task > 0) {
-        fprintf(errs, "lmserve: --task: only text_generation is supported\n");
-        return CLI_EXIT_UNSUPPORTED;
-    }
-    repo_pull_opts p = repo_pull_opts_from_flags(o, repo);
-    p.hub = (hub_opts){.retries = -1, .progress = -1, .log = errs};
-    p.out = out;
-
-    /* Ctrl+C stops the transfer at once and leaves a resumable state */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    atomic_store(&interrupted, 0);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    p.hub.stop = &interrupted;
-
-    lm_error err;
-    err_clear(&err);
-    lm_status s = repo_pull(&p, NULL, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (s == LM_OK) return CLI_EXIT_OK;
-    fprintf(errs, "lmserve: pulling %s failed: %s\n", o->source_model, err.msg);
-    return s == LM_ERR_INVALID ? CLI_EXIT_USAGE : s == LM_ERR_UNSUPPORTED ? CLI_EXIT_UNSUPPORTED : CLI_EXIT_FAILURE;
-}

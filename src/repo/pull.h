@@ -25,7 +25,6 @@
 #include <stdio.h>
 
 #include "base/error.h"
-#include "cli/cli.h"
 #include "repo/graph.h"
 #include "repo/hub.h"
 
@@ -40,21 +39,10 @@ typedef struct {
     FILE *out;                   /* "Model: ... downloaded to: ...", "Graph: ..." (NULL: none) */
 } repo_pull_opts;
 
-/* The options the server flags give (--pull, and --source_model without it): repository is the
- * folder to pull into. Strings are borrowed from *o. hub and out are left for the caller. */
-repo_pull_opts repo_pull_opts_from_flags(const cli_server_opts *o, const char *repository);
-
 /* Downloads and writes the graph. On success, when dir is not NULL, *dir is the model's folder
  * (malloc'd). Errors: those of hub_list/hub_download, LM_ERR_NOT_FOUND for a gguf_filename the
  * repository does not have, LM_ERR_INVALID for a repository with several .gguf files and no
  * gguf_filename (the message lists them), LM_ERR_IO for the folder. */
 lm_status repo_pull(const repo_pull_opts *o, char **dir, lm_error *err);
-
-/* The --pull command: checks the flags (exit 64 with OVMS's messages for a missing
- * --source_model or --model_repository_path, OVMS_MODEL_REPOSITORY_PATH being the default),
- * pulls with a progress bar on a terminal, stops cleanly on SIGINT/SIGTERM ("re-run the same
- * command to resume"), and returns the exit code (0, 1, 2 for a task other than
- * text_generation, given or inferred, 64). */
-int repo_pull_run(const cli_server_opts *o, FILE *out, FILE *errs);
 
 #endif

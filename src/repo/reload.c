@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +210,7 @@ lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloade
     pthread_mutex_init(&rl->mu, NULL);
     pthread_mutex_init(&rl->stop_mu, NULL);
     pthread_cond_init(&rl->stop_cv, NULL);
-    rl->mgr = (registry_manager){reloader_start, reloader_reload, reloader_stop, rl};
+    rl->mgr = (registry_manager){reloader_start, reloader_reload, reloader_stop, NULL, rl};
     *out = rl;
     return LM_OK;
 }
@@ -233,22 +232,25 @@ void repo_reloader_destroy(repo_reloader *rl) {
 
 struct repo_fetcher {
     registry_manager mgr;
-    const cli_server_opts *o;
+    repo_pull_opts pull;         /* strings borrowed from the creator */
+    const char *source_model;
     const char *repository;
     const char *name;            /* what clients call it */
     registry *reg;
     pthread_t thread;
     int started;
     atomic_int stop;             /* the hub client polls it */
-    int exit_code;               /* set by the thread before it asks the server to stop */
+    int exit_code;               /* set by the thread before it raises `ended` */
+    atomic_int ended;            /* the pull or load failed: the program should end */
 };
 
-/* Reports a failure and ends the server (server_run's sigwait takes the SIGTERM). */
+/* Reports a failure and asks the program to end (the wiring's main loop reads `ended` through
+ * the manager; nothing here sends a signal). */
 static void fetch_failed(repo_fetcher *f, const char *what, const char *why) {
     registry_fail(f->reg, f->name, why);
-    fprintf(stderr, "lmserve: %s %s failed: %s\n", what, f->o->source_model, why);
+    fprintf(stderr, "lmserve: %s %s failed: %s\n", what, f->source_model, why);
     f->exit_code = 1;
-    kill(getpid(), SIGTERM);
+    atomic_store(&f->ended, 1);
 }
 
 /* Waits for the load registry_sync() started, checking f->stop. Returns 1 when it succeeded. */
@@ -267,9 +269,9 @@ static int wait_loaded(repo_fetcher *f, char *why, size_t cap) {
 
 static void *fetch_main(void *arg) {
     repo_fetcher *f = arg;
-    repo_pull_opts p = repo_pull_opts_from_flags(f->o, f->repository);
+    repo_pull_opts p = f->pull;
     p.hub = (hub_opts){.retries = -1, .progress = 0, .log = stderr, .stop = &f->stop};
-    log_info("pulling %s into %s/%s", f->o->source_model, f->repository, f->o->source_model);
+    log_info("pulling %s into %s/%s", f->source_model, f->repository, f->source_model);
     lm_error err;
     err_clear(&err);
     char *dir = NULL;
@@ -278,10 +280,10 @@ static void *fetch_main(void *arg) {
     if (s == LM_ERR_IO) {
         /* offline, or the hub is down: serve what an earlier pull left, if it is complete */
         char graph[4200];
-        snprintf(graph, sizeof graph, "%s/%s/graph.pbtxt", f->repository, f->o->source_model);
+        snprintf(graph, sizeof graph, "%s/%s/graph.pbtxt", f->repository, f->source_model);
         if (access(graph, R_OK) == 0) {
-            log_warn("pulling %s failed (%s); serving the copy in %s/%s", f->o->source_model, err.msg,
-                     f->repository, f->o->source_model);
+            log_warn("pulling %s failed (%s); serving the copy in %s/%s", f->source_model, err.msg,
+                     f->repository, f->source_model);
             size_t n = strlen(graph) - strlen("/graph.pbtxt");
             dir = strndup(graph, n);
             s = dir ? LM_OK : err_set(&err, LM_ERR_NOMEM, "out of memory");
@@ -291,7 +293,7 @@ static void *fetch_main(void *arg) {
         fetch_failed(f, "pulling", err.msg);
         return NULL;
     }
-    log_info("%s is in %s", f->o->source_model, dir);
+    log_info("%s is in %s", f->source_model, dir);
     repo_config c = {0};
     err_clear(&err);
     s = repo_add_model(f->name, dir, &c, &err);
@@ -313,9 +315,14 @@ static lm_status fetcher_start(void *ctx, registry *models, lm_error *err) {
     f->reg = models;
     LM_TRY(registry_add_pending(models, f->name, err));
     if (pthread_create(&f->thread, NULL, fetch_main, f) != 0)
-        return err_set(err, LM_ERR_INTERNAL, "cannot start the thread that pulls %s", f->o->source_model);
+        return err_set(err, LM_ERR_INTERNAL, "cannot start the thread that pulls %s", f->source_model);
     f->started = 1;
     return LM_OK;
+}
+
+static int fetcher_ended(void *ctx) {
+    repo_fetcher *f = ctx;
+    return atomic_load(&f->ended);
 }
 
 static int fetcher_stop(void *ctx) {
@@ -326,20 +333,20 @@ static int fetcher_stop(void *ctx) {
     return f->exit_code;
 }
 
-lm_status repo_fetcher_create(const cli_server_opts *o, repo_fetcher **out, lm_error *err) {
+lm_status repo_fetcher_create(const repo_pull_opts *pull, const char *model_name, repo_fetcher **out,
+                              lm_error *err) {
     *out = NULL;
-    const char *env = getenv("OVMS_MODEL_REPOSITORY_PATH");
-    const char *repo = o->model_repository_path ? o->model_repository_path : env && *env ? env : NULL;
-    if (!o->source_model) return err_set(err, LM_ERR_INVALID, "--source_model is not set");
-    if (!repo)
+    if (!pull->source_model) return err_set(err, LM_ERR_INVALID, "--source_model is not set");
+    if (!pull->repository_path)
         return err_set(err, LM_ERR_INVALID, "--source_model needs --model_repository_path (the folder to pull "
                        "into) or OVMS_MODEL_REPOSITORY_PATH");
     repo_fetcher *f = calloc(1, sizeof *f);
     if (!f) return err_set(err, LM_ERR_NOMEM, "out of memory");
-    f->o = o;
-    f->repository = repo;
-    f->name = o->model_name ? o->model_name : o->source_model;
-    f->mgr = (registry_manager){fetcher_start, NULL, fetcher_stop, f};
+    f->pull = *pull;
+    f->source_model = pull->source_model;
+    f->repository = pull->repository_path;
+    f->name = model_name ? model_name : pull->source_model;
+    f->mgr = (registry_manager){fetcher_start, NULL, fetcher_stop, fetcher_ended, f};
     *out = f;
     return LM_OK;
 }

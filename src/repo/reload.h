@@ -21,8 +21,8 @@
 #define LM_REPO_RELOAD_H
 
 #include "base/error.h"
-#include "cli/cli.h"
 #include "repo/config.h"
+#include "repo/pull.h"
 #include "serving/registry.h"
 
 /* What the registry needs of one configured model (its request limits clamped to int). */
@@ -51,10 +51,13 @@ void repo_reloader_destroy(repo_reloader *rl);
 
 typedef struct repo_fetcher repo_fetcher;
 
-/* For the server flags *o (borrowed: must outlive the fetcher): source_model, the repository
- * (--model_repository_path, else $OVMS_MODEL_REPOSITORY_PATH), --model_name (default: the source
- * model), the task and graph flags. LM_ERR_INVALID when there is no repository. */
-lm_status repo_fetcher_create(const cli_server_opts *o, repo_fetcher **out, lm_error *err);
+/* Pulls with *pull (copied; its strings are borrowed and must outlive the fetcher: source_model,
+ * repository_path, the task and graph options; hub and out are the fetcher's) and serves the
+ * model as model_name (NULL: the source model). LM_ERR_INVALID when source_model or
+ * repository_path is NULL. A pull or load that fails raises the manager's ended() (exit code 1
+ * from stop()). */
+lm_status repo_fetcher_create(const repo_pull_opts *pull, const char *model_name, repo_fetcher **out,
+                              lm_error *err);
 
 const registry_manager *repo_fetcher_manager(repo_fetcher *f);
 

@@ -3,15 +3,16 @@
  * Built on libmicrohttpd with an internal pool of worker threads (epoll), each serving many
  * connections; nothing waits on a thread per connection, so idle keep-alive connections cost
  * only their socket. A generation request is parsed, rendered and tokenized on the worker that
- * received it, then submitted to the servable's generation loop; while it waits for tokens its
- * connection is suspended (it leaves the worker's event loop), and the request's notify callback
- * (gen_set_notify) resumes it when output arrives. A stalled client therefore only holds its own
+ * received it (generation_submit, serving/generation.h), then run by the servable's generation
+ * loop; while it waits for tokens its connection is suspended (it leaves the worker's event
+ * loop), and the request's notify callback resumes it when output arrives (generation_poll). A stalled client therefore only holds its own
  * connection: the loop never waits on a socket, and other connections keep being served. A client
  * that disconnects is noticed before the next token is written (or, while its request waits, by
  * a monitor that checks suspended sockets every 200 ms) and its request is cancelled.
  *
  * Endpoints and their JSON are documented in docs/api.md; request parsing lives in oai.h and the
- * model table in registry.h. */
+ * model table in serving/registry.h. The program around the server (signals, loading, the
+ * manager, shutdown order) is wired in cli/serve.c. */
 #ifndef LM_SERVER_SERVER_H
 #define LM_SERVER_SERVER_H
 
@@ -50,12 +51,5 @@ void server_stop(server *s, int grace_ms);
  * servables are destroyed, or at least after server_stop(): a generation loop may still call a
  * request's notify callback, whose target the server owns. Accepts NULL. */
 void server_destroy(server *s);
-
-/* The `lmserve` server command: loads `models` (in order), starts http->manager if any, serves
- * until SIGINT or SIGTERM, then shuts down gracefully. Returns the process exit code: 0 after a
- * signal (or what the manager's stop() says), 1 when the address cannot be bound, a model fails
- * to load or the manager cannot start. Blocks SIGINT/SIGTERM in every thread and waits for them
- * with sigwait(); ignores SIGPIPE. */
-int server_run(const server_config *http, const registry_model *models, size_t n_models);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve.h"
 #include "lmtest.h"
 #include "repo/config.h"
 
@@ -495,6 +496,12 @@ static void parse_flags(cli_server_opts *o, const char *const *args, int n) {
     err_clear(&err);
     lm_status s = cli_parse(&cli_server_command, n + 1, argv, o, &err);
     if (s != LM_OK && s != LM_ERR_UNSUPPORTED) fail_msg("cli: %s", err.msg);
+}
+
+/* The flags as the server command hands them to the repository (cli_config_opts). */
+static lm_status repo_from_flags(const cli_server_opts *o, repo_config *c, lm_error *err) {
+    repo_config_opts ro = cli_config_opts(o);
+    return repo_config_from_opts(&ro, c, err);
 }
 
 static void test_from_flags(void **state) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve.h"
 #include "lmtest.h"
 #include "repo/config.h"
 #include "repo/manage.h"
@@ -296,8 +297,8 @@ static run_result run_cmd(const char *const *args, int n) {
     memset(&r, 0, sizeof r);
     FILE *out = fmemopen(r.out, sizeof r.out - 1, "w");
     FILE *err = fmemopen(r.err, sizeof r.err - 1, "w");
-    assert_true(repo_manage_requested(&o));
-    r.rc = repo_manage_run(&o, out, err);
+    assert_true(cli_manage_requested(&o));
+    r.rc = cli_manage_run(&o, out, err);
     fclose(out);
     fclose(err);
     return r;

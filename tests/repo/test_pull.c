@@ -3,6 +3,7 @@
  * the --pull command's messages and exit codes, and the OVMS demo flow through the binary
  * (pull, add_to_config, list_models), and pulls killed at random moments then re-run. */
 #include "hub_fixture.h"
+#include "cli/serve.h"
 #include "lmtest.h"
 #include "repo/config.h"
 #include "repo/manage.h"
@@ -166,7 +167,7 @@ static run_result run_pull(const char *const *args, int n) {
     memset(&r, 0, sizeof r);
     FILE *out = fmemopen(r.out, sizeof r.out - 1, "w");
     FILE *err = fmemopen(r.err, sizeof r.err - 1, "w");
-    r.rc = repo_pull_run(&o, out, err);
+    r.rc = cli_pull_run(&o, out, err);
     fclose(out);
     fclose(err);
     return r;
