@@ -1,6 +1,5 @@
 /* serve.c — the server command: flags to option structs, the repository modes (--pull, config
- * management), and the wiring of a serving program (registry, HTTP server, manager, signals,
- * shutdown). See serve.h. */
+ * management), and the plan of what to serve that main.c wires into a program. See serve.h. */
 #include "cli/serve.h"
 
 #include <limits.h>
@@ -18,8 +17,6 @@
 #include "cli/demo.h"
 #include "repo/manage.h"
 #include "repo/reload.h"
-#include "server/server.h"
-#include "serving/registry.h"
 
 /* ---------------------------------------------------------------- flags to option structs */
 
@@ -221,63 +218,7 @@ int cli_manage_run(const cli_server_opts *o, FILE *out, FILE *errs) {
     return rc;
 }
 
-/* ---------------------------------------------------------------- serving */
-
-/* Loads `models` (in order), starts the manager if any, serves until SIGINT or SIGTERM, or until
- * the manager's ended() says so, then shuts down gracefully: the manager stops first, then the
- * HTTP server (grace period for in-flight requests), then the models. Returns the exit code. */
-static int run_program(const server_config *http, const registry_model *models, size_t n_models) {
-    /* Before any thread exists: every thread inherits the mask, and only sigwait() below sees
-     * SIGINT/SIGTERM. SIGPIPE would kill us on a write to a closed socket. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    lm_error err;
-    err_clear(&err);
-    registry *reg = NULL;
-    server *srv = NULL;
-    const registry_manager *mgr = http->manager;
-    int rc = 1;
-    if (registry_create(&reg, &err) != LM_OK) goto fail;
-    for (size_t i = 0; i < n_models; i++)
-        if (registry_add(reg, &models[i], &err) != LM_OK) goto fail;
-    if (server_start(http, reg, &srv, &err) != LM_OK) goto fail;
-    if (registry_load_all(reg, &err) != LM_OK) goto fail;
-    if (mgr && mgr->start && mgr->start(mgr->ctx, reg, &err) != LM_OK) goto fail;
-    fprintf(stderr, "lmserve: serving %zu model(s) on port %d; press Ctrl-C to stop\n", registry_count(reg),
-            server_port(srv));
-
-    /* the main loop: a signal, or the manager asking for the end (checked every 200 ms) */
-    for (;;) {
-        struct timespec tick = {0, 200 * 1000000L};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (mgr && mgr->ended && mgr->ended(mgr->ctx)) {
-            log_info("shutting down");
-            break;
-        }
-    }
-    rc = mgr && mgr->stop ? mgr->stop(mgr->ctx) : 0;
-    server_stop(srv, LM_HTTP_SHUTDOWN_GRACE_MS);
-    registry_destroy(reg);
-    server_destroy(srv);
-    log_info("stopped");
-    return rc;
-
-fail:
-    fprintf(stderr, "lmserve: %s\n", err.msg);
-    server_stop(srv, 0);
-    registry_destroy(reg);
-    server_destroy(srv);
-    return rc;
-}
+/* ---------------------------------------------------------------- serving: the plan */
 
 static server_config http_config(const cli_server_opts *o) {
     server_config http = {
@@ -290,112 +231,98 @@ static server_config http_config(const cli_server_opts *o) {
 
 /* --source_model without --pull: the model is pulled in the background while the server answers
  * liveness and status, then served (repo/reload.h's fetcher). */
-static int serve_source(const cli_server_opts *o) {
+static int plan_source(cli_serve_plan *p) {
+    const cli_server_opts *o = &p->o;
     if (o->task > 0) {
         fprintf(stderr, "lmserve: --task: only text_generation is supported\n");
         return CLI_EXIT_UNSUPPORTED;
     }
     const char *env = getenv("OVMS_MODEL_REPOSITORY_PATH");
     const char *repo = o->model_repository_path ? o->model_repository_path : env && *env ? env : NULL;
-    repo_pull_opts pull = cli_pull_opts(o, repo);
-    repo_fetcher *f = NULL;
-    lm_error err;
-    err_clear(&err);
-    lm_status s = repo_fetcher_create(&pull, o->model_name, &f, &err);
-    if (s != LM_OK) {
-        fprintf(stderr, "lmserve: %s\n", err.msg);
-        return cli_exit_code(s);
-    }
-    server_config http = http_config(o);
-    http.manager = repo_fetcher_manager(f);
-    int code = run_program(&http, NULL, 0);
-    repo_fetcher_destroy(f);
-    return code;
+    p->fetch = 1;
+    p->pull = cli_pull_opts(o, repo);
+    p->fetch_name = o->model_name;
+    return CLI_CONTINUE;
 }
 
-/* Serves what the flags name (repo_config_from_opts: --config_path's models, or --model_path as
+/* What the flags name (repo_config_from_opts: --config_path's models, or --model_path as
  * --model_name), or with no model flags the bundled demo model as "demo", on --rest_port (0, the
  * OVMS default meaning "REST off", serves on 8000: lmserve has no gRPC, so REST is all there is). */
-static int serve(const cli_server_opts *o) {
-    if (o->source_model && !o->config_path && !o->model_path) return serve_source(o);
-    repo_config rc = {0};
+static int plan_models(cli_serve_plan *p) {
+    const cli_server_opts *o = &p->o;
+    if (o->source_model && !o->config_path && !o->model_path) return plan_source(p);
     lm_error err;
     err_clear(&err);
     repo_config_opts ro = cli_config_opts(o);
-    lm_status s = repo_config_from_opts(&ro, &rc, &err);
-    for (size_t i = 0; i < rc.n_warnings; i++) log_warn("%s", rc.warnings[i]);
+    lm_status s = repo_config_from_opts(&ro, &p->rc, &err);
+    for (size_t i = 0; i < p->rc.n_warnings; i++) log_warn("%s", p->rc.warnings[i]);
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);
         if (s == LM_ERR_INVALID) fprintf(stderr, "Try 'lmserve --help'.\n");
-        repo_config_fini(&rc);
         return cli_exit_code(s);
     }
-    size_t n = rc.n_models ? rc.n_models : 1;
-    registry_model *models = calloc(n, sizeof *models);
-    char demo[4096];
-    int code = CLI_EXIT_FAILURE;
-    repo_reloader *rl = NULL; /* --config_path: reloaded on change and on request */
-    if (!models) {
+    size_t n = p->rc.n_models ? p->rc.n_models : 1;
+    p->models = calloc(n, sizeof *p->models);
+    if (!p->models) {
         fprintf(stderr, "lmserve: out of memory\n");
-        goto done;
+        return CLI_EXIT_FAILURE;
     }
-    if (rc.n_models == 0) {
-        if (cli_demo_model_path(demo, sizeof demo) != 0) {
+    if (p->rc.n_models == 0) {
+        if (cli_demo_model_path(p->demo, sizeof p->demo) != 0) {
             fprintf(stderr, "lmserve: no model given and the bundled demo model (models/demo/%s) is not "
                             "found; pass --model_path or --config_path\n", CLI_DEMO_MODEL_FILE);
-            goto done;
+            return CLI_EXIT_FAILURE;
         }
-        servable_config *c = &models[0].cfg;
-        c->path = demo;
+        servable_config *c = &p->models[0].cfg;
+        c->path = p->demo;
         c->name = "demo";
         c->max_num_seqs = (int)o->max_num_seqs;
         c->max_prompt_len = (int)o->max_prompt_len;
         c->cache_size_gb = (double)o->cache_size;
         c->enable_prefix_caching = o->enable_prefix_caching;
     }
-    for (size_t i = 0; i < rc.n_models; i++) repo_model_to_registry(&rc.models[i], &models[i]);
-    server_config http = http_config(o);
+    for (size_t i = 0; i < p->rc.n_models; i++) repo_model_to_registry(&p->rc.models[i], &p->models[i]);
+    p->n_models = n;
     if (o->config_path) {
-        if (repo_reloader_create(o->config_path, (int)o->file_system_poll_wait_seconds, &rl, &err) != LM_OK) {
-            fprintf(stderr, "lmserve: %s\n", err.msg);
-            goto done;
-        }
-        http.manager = repo_reloader_manager(rl);
+        p->watch_config = o->config_path; /* reloaded on change and on request */
+        p->watch_poll_s = (int)o->file_system_poll_wait_seconds;
     }
-    code = run_program(&http, models, n);
-done:
-    repo_reloader_destroy(rl);
-    free(models);
-    repo_config_fini(&rc);
-    return code;
+    return CLI_CONTINUE;
 }
 
-int cli_serve(int argc, char **argv) {
-    cli_server_opts o;
+int cli_serve_plan_make(int argc, char **argv, cli_serve_plan *p) {
+    memset(p, 0, sizeof *p);
+    cli_server_opts *o = &p->o;
     lm_error err;
     err_clear(&err);
-    lm_status s = cli_parse(&cli_server_command, argc, argv, &o, &err);
+    lm_status s = cli_parse(&cli_server_command, argc, argv, o, &err);
     /* --help and --version win over flags that are valid but not built yet */
     if (s == LM_OK || s == LM_ERR_UNSUPPORTED) {
-        if (o.help) {
+        if (o->help) {
             cli_print_help(stdout, &cli_server_command);
             return CLI_EXIT_OK;
         }
-        if (o.version) {
+        if (o->version) {
             printf("lmserve %s\n", LM_VERSION);
             return CLI_EXIT_OK;
         }
         /* config management mode (it reads --config_path and --model_repository_path itself) */
-        if (cli_manage_requested(&o)) return cli_manage_run(&o, stdout, stderr);
+        if (cli_manage_requested(o)) return cli_manage_run(o, stdout, stderr);
         /* pull mode: downloads, writes graph.pbtxt and exits (the task flags shape the graph) */
-        if (o.pull) return cli_pull_run(&o, stdout, stderr);
+        if (o->pull) return cli_pull_run(o, stdout, stderr);
     }
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);
         if (s == LM_ERR_INVALID) fprintf(stderr, "Try 'lmserve --help'.\n");
         return cli_exit_code(s);
     }
-    log_set_level((log_level)o.log_level);
-    return serve(&o);
+    log_set_level((log_level)o->log_level);
+    p->http = http_config(o);
+    return plan_models(p);
 }
 
+void cli_serve_plan_fini(cli_serve_plan *p) {
+    free(p->models);
+    p->models = NULL;
+    repo_config_fini(&p->rc);
+}

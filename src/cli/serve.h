@@ -1,14 +1,15 @@
-/* serve.h — the server command (`lmserve [flags]`): where the program is wired together.
+/* serve.h — the server command (`lmserve [flags]`): from the command line to a plan that main.c
+ * wires into a program.
  *
- * cli_serve() parses the OVMS-compatible flags (cli.h) and runs one of the modes they ask for:
- * config management (--add_to_config, --remove_from_config, --list_models: repo/manage.h), pull
- * (--pull: repo/pull.h), or serving. Serving builds the model list (repo/config.h, or the bundled
- * demo model), the registry (serving/registry.h), the HTTP server (server/server.h) and the
- * manager that changes the models while serving (repo/reload.h: the config.json watcher, or the
- * background download of --source_model), loads the models, then waits for SIGINT/SIGTERM, or
- * for the manager to ask for the end, and shuts everything down in order. The libraries below
- * take option structs that the functions here build from the flags; none of them reads the
- * command line, installs a signal handler for the server, or signals the process. */
+ * cli_serve_plan_make() parses the OVMS-compatible flags (cli.h) and runs the modes that end at
+ * once: --help, --version, config management (--add_to_config, --remove_from_config,
+ * --list_models: repo/manage.h) and pull (--pull: repo/pull.h). For serving it fills a plan: the
+ * HTTP server's options (server/server.h), the models to load (repo/config.h, or the bundled
+ * demo model) and what changes them while serving (a config.json to watch, or a --source_model
+ * to pull in the background: repo/reload.h). main.c then builds the registry, the server and the
+ * manager, waits for SIGINT/SIGTERM or the manager's end, and shuts down in order. The
+ * libraries take option structs that the functions here build from the flags; none of them
+ * reads the command line or signals the process. */
 #ifndef LM_CLI_SERVE_H
 #define LM_CLI_SERVE_H
 
@@ -17,11 +18,35 @@
 #include "cli/cli.h"
 #include "repo/config.h"
 #include "repo/pull.h"
+#include "server/server.h"
+#include "serving/registry.h"
 
-/* The server command: argv as main() got it. Returns the process exit code (cli.h's rule): 0
- * after a signal (or what the manager's stop() says), 1 when the address cannot be bound, a model
- * fails to load or the manager cannot start, 2 and 64 as cli_exit_code(). */
-int cli_serve(int argc, char **argv);
+/* What the server command is to run. */
+typedef struct {
+    cli_server_opts o;           /* the parsed flags (strings borrowed from argv) */
+    server_config http;          /* address, port, workers; manager left for the wiring */
+    registry_model *models;      /* the models to load at start, n_models long (0 with fetch) */
+    size_t n_models;
+    /* what changes the models while serving: at most one of these */
+    const char *watch_config;    /* --config_path: watch it (every watch_poll_s, 0: never) and
+                                  * reload on POST /v1/config/reload */
+    int watch_poll_s;
+    int fetch;                   /* --source_model without --pull: pull in the background */
+    repo_pull_opts pull;         /* fetch: what to pull (hub and out left to the fetcher) */
+    const char *fetch_name;      /* fetch: the served name; NULL: the source model */
+    /* private: what the models' strings point into */
+    repo_config rc;
+    char demo[4096];
+} cli_serve_plan;
+
+/* The server command's front: argv as main() got it. Returns CLI_CONTINUE with *plan filled when
+ * there is a program to run (cli_serve_plan_fini it afterwards), else the process exit code of a
+ * mode that ran (help, version, config management, pull) or of an error, printed to stderr
+ * (cli.h's rule: 1, 2, 64). */
+int cli_serve_plan_make(int argc, char **argv, cli_serve_plan *plan);
+
+/* Frees what the plan owns. Accepts a plan cli_serve_plan_make() returned anything for. */
+void cli_serve_plan_fini(cli_serve_plan *plan);
 
 /* The models to serve as the flags say (repo_config_from_opts); changed_* compare each flag
  * with its default in the server table. Strings are borrowed from *o. */

@@ -48,7 +48,7 @@ static void wait_or_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const int *sto
 /* ---------------------------------------------------------------- config.json */
 
 struct repo_reloader {
-    registry_manager mgr;
+    repo_manager mgr;
     char *path;
     int poll_s;
     registry *reg;               /* set by start() */
@@ -210,12 +210,12 @@ lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloade
     pthread_mutex_init(&rl->mu, NULL);
     pthread_mutex_init(&rl->stop_mu, NULL);
     pthread_cond_init(&rl->stop_cv, NULL);
-    rl->mgr = (registry_manager){reloader_start, reloader_reload, reloader_stop, NULL, rl};
+    rl->mgr = (repo_manager){reloader_start, reloader_reload, reloader_stop, NULL, rl};
     *out = rl;
     return LM_OK;
 }
 
-const registry_manager *repo_reloader_manager(repo_reloader *rl) { return &rl->mgr; }
+const repo_manager *repo_reloader_manager(repo_reloader *rl) { return &rl->mgr; }
 
 void repo_reloader_destroy(repo_reloader *rl) {
     if (!rl) return;
@@ -231,7 +231,7 @@ void repo_reloader_destroy(repo_reloader *rl) {
 /* ---------------------------------------------------------------- --source_model */
 
 struct repo_fetcher {
-    registry_manager mgr;
+    repo_manager mgr;
     repo_pull_opts pull;         /* strings borrowed from the creator */
     const char *source_model;
     const char *repository;
@@ -346,12 +346,12 @@ lm_status repo_fetcher_create(const repo_pull_opts *pull, const char *model_name
     f->source_model = pull->source_model;
     f->repository = pull->repository_path;
     f->name = model_name ? model_name : pull->source_model;
-    f->mgr = (registry_manager){fetcher_start, NULL, fetcher_stop, fetcher_ended, f};
+    f->mgr = (repo_manager){fetcher_start, NULL, fetcher_stop, fetcher_ended, f};
     *out = f;
     return LM_OK;
 }
 
-const registry_manager *repo_fetcher_manager(repo_fetcher *f) { return &f->mgr; }
+const repo_manager *repo_fetcher_manager(repo_fetcher *f) { return &f->mgr; }
 
 void repo_fetcher_destroy(repo_fetcher *f) {
     if (!f) return;

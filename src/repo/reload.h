@@ -1,4 +1,4 @@
-/* reload.h — the served models changing while the server runs: the two registry_manager
+/* reload.h — the served models changing while the server runs: the two repo_manager
  * implementations (serving/registry.h) the server command uses.
  *
  * repo_reloader (--config_path): config.json is read again and applied (registry_sync: new
@@ -25,6 +25,28 @@
 #include "repo/pull.h"
 #include "serving/registry.h"
 
+/* ---- the manager interface ---- */
+
+/* The owner of a registry's model set while the program runs: the config.json watcher and the
+ * download behind --source_model below implement it. The program's wiring calls start()
+ * once the port is open and the initial models are loaded, and stop() on shutdown before the
+ * models are unloaded; the HTTP server calls reload() for POST /v1/config/reload (on an HTTP
+ * worker: it must not block for long; loads go to the background). A manager may ask the program
+ * to end early through ended(), which the wiring's main loop reads; stop()'s return value is
+ * then the exit code. Any function may be NULL. */
+typedef struct {
+    lm_status (*start)(void *ctx, registry *models, lm_error *err);
+    /* Re-reads the configuration and applies it (registry_sync); *changed = 1 when models were
+     * added, changed or removed. An error leaves the models as they were. */
+    lm_status (*reload)(void *ctx, int *changed, lm_error *err);
+    /* Stops the background work; returns the exit code (0 for a normal shutdown). */
+    int (*stop)(void *ctx);
+    /* 1 once the manager wants the program to end (a download or load it owns failed). Any
+     * thread. */
+    int (*ended)(void *ctx);
+    void *ctx;
+} repo_manager;
+
 /* What the registry needs of one configured model (its request limits clamped to int). */
 void repo_model_to_registry(const repo_model *m, registry_model *out);
 
@@ -37,7 +59,7 @@ typedef struct repo_reloader repo_reloader;
 lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloader **out, lm_error *err);
 
 /* The manager to hand to the server and the wiring (valid as long as rl). */
-const registry_manager *repo_reloader_manager(repo_reloader *rl);
+const repo_manager *repo_reloader_manager(repo_reloader *rl);
 
 /* Reads config.json and applies it now (what the endpoint and the watcher call); *changed as
  * registry_sync() says. Needs the manager started. Errors: those of repo_load_config() and
@@ -59,7 +81,7 @@ typedef struct repo_fetcher repo_fetcher;
 lm_status repo_fetcher_create(const repo_pull_opts *pull, const char *model_name, repo_fetcher **out,
                               lm_error *err);
 
-const registry_manager *repo_fetcher_manager(repo_fetcher *f);
+const repo_manager *repo_fetcher_manager(repo_fetcher *f);
 
 /* Stops the pull (if the manager's stop() did not) and frees. Accepts NULL. */
 void repo_fetcher_destroy(repo_fetcher *f);

@@ -97,7 +97,7 @@ static enum MHD_Result handle_config(server_req *q) {
  * status when something changed, 200 when nothing did, or OVMS's {"error": ...} (nothing
  * changed). Models being loaded show LOADING: the loads go on in the background. */
 static enum MHD_Result handle_config_reload(server_req *q) {
-    const registry_manager *m = q->srv->manager;
+    const repo_manager *m = q->srv->manager;
     if (!m || !m->reload) {
         json_t *e = json_object();
         json_object_set_new(e, "error", json_string("the server was not started with --config_path: "

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "repo/reload.h"
 #include "serving/registry.h"
 #include "serving/serving.h"
 
@@ -27,7 +28,7 @@ typedef struct {
     int port;                    /* 0: any free port (server_port() tells which) */
     int workers;                 /* HTTP worker threads; 0: the CPU count, at least 2 */
     size_t max_body;             /* request body limit in bytes; 0: LM_HTTP_MAX_BODY */
-    const registry_manager *manager; /* POST /v1/config/reload calls its reload(); NULL: the
+    const repo_manager *manager; /* POST /v1/config/reload calls its reload(); NULL: the
                                     * models never change (borrowed: must outlive the server) */
 } server_config;
 

@@ -99,7 +99,7 @@ typedef struct server_req {
 struct server {
     struct MHD_Daemon *d;
     registry *models;
-    const registry_manager *manager; /* NULL: the model set never changes */
+    const repo_manager *manager; /* NULL: the model set never changes */
     int port;
     size_t max_body;
     atomic_int stopping;

@@ -97,26 +97,4 @@ void registry_fail(registry *r, const char *name, const char *why);
  * under way. Returns 1 when none is, 0 on timeout. */
 int registry_wait_settled(registry *r, int timeout_ms);
 
-/* ---- what changes the models while serving ---- */
-
-/* The owner of a registry's model set while the program runs (src/repo/reload.h has the
- * config.json watcher and the download behind --source_model). The program's wiring calls start()
- * once the port is open and the initial models are loaded, and stop() on shutdown before the
- * models are unloaded; the HTTP server calls reload() for POST /v1/config/reload (on an HTTP
- * worker: it must not block for long; loads go to the background). A manager may ask the program
- * to end early through ended(), which the wiring's main loop reads; stop()'s return value is
- * then the exit code. Any function may be NULL. */
-typedef struct {
-    lm_status (*start)(void *ctx, registry *models, lm_error *err);
-    /* Re-reads the configuration and applies it (registry_sync); *changed = 1 when models were
-     * added, changed or removed. An error leaves the models as they were. */
-    lm_status (*reload)(void *ctx, int *changed, lm_error *err);
-    /* Stops the background work; returns the exit code (0 for a normal shutdown). */
-    int (*stop)(void *ctx);
-    /* 1 once the manager wants the program to end (a download or load it owns failed). Any
-     * thread. */
-    int (*ended)(void *ctx);
-    void *ctx;
-} registry_manager;
-
 #endif

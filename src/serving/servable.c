@@ -18,7 +18,6 @@
 
 #include "base/file.h"
 #include "base/log.h"
-#include "compute/quant.h"
 #include "model/hfconfig.h"
 
 #define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
