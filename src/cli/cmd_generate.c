@@ -1,8 +1,10 @@
 /* cmd_generate.c — `lmserve generate`: continue a prompt with a model, printing text as it comes.
  *
- * prompt -> tokenizer (BOS added as the vocabulary says) -> forward pass one token at a time ->
- * sampler -> incremental detokenizer -> stdout. Timing goes to stderr so stdout is exactly the
- * continuation's bytes. */
+ * The one generation path of the program: a servable (serving.h) with one sequence, the prompt
+ * tokenized with BOS as the vocabulary says, submitted to the servable's generation loop
+ * (scheduler.c: the same batching, sampler, output chain and end-of-sequence rule as the
+ * server), and its output polled to stdout as it comes. Timing goes to stderr so stdout is
+ * exactly the continuation's bytes. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,13 +15,12 @@
 
 #include "base/buf.h"
 #include "base/limits.h"
+#include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
-#include "engine/engine.h"
-#include "engine/sampler.h"
-#include "model/model.h"
-#include "tokenizer/tokenizer.h"
+#include "compute/kernels.h"
+#include "serving/serving.h"
 
 typedef struct {
     const char *model, *prompt, *weight_format;
@@ -91,18 +92,16 @@ static size_t rss_bytes(void) {
     return kb * 1024;
 }
 
-static void report_memory(const model *m, const engine_params *ep, double t_load) {
-    const model_hparams *hp = &m->hp;
-    size_t weights = model_weight_bytes(m);
-    size_t kv = 2 * (size_t)hp->n_layer * (size_t)ep->n_ctx * (size_t)hp->n_head_kv *
-                (size_t)hp->head_dim * (ep->kv_type == GGML_TYPE_F32 ? 4 : 2);
+static void report_memory(const servable *sv, double t_load) {
+    servable_stats st;
+    servable_get_stats(sv, &st);
     size_t rss = rss_bytes();
-    fprintf(stderr, "lmserve generate: loaded %s (%d layers, %d embd, vocab %d) in %.2f s\n",
-            m->arch.name, hp->n_layer, hp->n_embd, hp->n_vocab, t_load);
-    fprintf(stderr, "  weights read per token %8.1f MiB\n", (double)weights / 1048576.0);
-    fprintf(stderr, "  KV cache (%5d pos)    %8.1f MiB\n", ep->n_ctx, (double)kv / 1048576.0);
+    fprintf(stderr, "lmserve generate: loaded %s (%d layers, %d embd, vocab %d) in %.2f s\n", st.arch,
+            st.n_layer, st.n_embd, st.n_vocab, t_load);
+    fprintf(stderr, "  weights read per token %8.1f MiB\n", (double)st.weight_bytes / 1048576.0);
+    fprintf(stderr, "  KV cache (%5d pos)    %8.1f MiB\n", st.kv_positions, (double)st.kv_bytes / 1048576.0);
     fprintf(stderr, "  resident (VmRSS)       %8.1f MiB (other: %.1f MiB)\n", (double)rss / 1048576.0,
-            ((double)rss - (double)weights - (double)kv) / 1048576.0);
+            ((double)rss - (double)st.weight_bytes - (double)st.kv_bytes) / 1048576.0);
 }
 
 static void print_ids(const char *label, const int32_t *ids, size_t n) {
@@ -111,12 +110,16 @@ static void print_ids(const char *label, const int32_t *ids, size_t n) {
     fprintf(stderr, "]\n");
 }
 
-static void write_out(lm_buf *piece) {
-    if (piece->len) {
-        fwrite(piece->data, 1, piece->len, stdout);
-        fflush(stdout);
-    }
-    buf_reset(piece);
+/* A servable holding one sequence of n_ctx positions. */
+static lm_status open_servable(const char *path, const model_load_opts *lo, int n_ctx, servable **out,
+                               lm_error *err) {
+    servable_config c = {0};
+    c.name = "generate";
+    c.path = path;
+    c.weights = *lo;
+    c.max_num_seqs = 1;
+    c.n_ctx = n_ctx;
+    return servable_create(&c, out, err);
 }
 
 static int run(const gen_opts *o) {
@@ -129,90 +132,94 @@ static int run(const gen_opts *o) {
         }
         path = demo;
     }
+    if (!o->verbose) log_set_level(LOG_WARNING); /* the servable's load lines only with --verbose */
 
     lm_error err;
     err_clear(&err);
-    model *m = NULL;
-    tok_tokenizer *tok = NULL;
-    engine *eng = NULL;
-    int seq = -1;
-    sampler smp = {0};
-    tok_ids prompt = {0}, out_ids = {0};
-    lm_buf piece = {0};
+    servable *sv = NULL;
+    gen_request *req = NULL;
+    int32_t *prompt = NULL;
+    size_t n_prompt = 0;
+    int32_t *out_ids = NULL;
+    size_t n_out = 0, cap_out = 0;
     int rc = CLI_EXIT_FAILURE;
-    float *logits = NULL;
 
     model_load_opts lo = {MODEL_WEIGHTS_AS_STORED, (int)o->group_size};
     if (o->weight_format && model_parse_weight_format(o->weight_format, &lo.format, &err) != LM_OK)
         goto done;
+    /* The KV cache is sized for this prompt and max_tokens only: a token holds at least one byte,
+     * plus BOS/EOS and a SentencePiece leading space. A prompt that still tokenizes longer (a
+     * normalizer that expands text) reopens the servable at the exact size. */
+    size_t bound = strlen(o->prompt) + 4;
     double t_load = now_s();
-    if (model_load(path, &lo, &m, &err) != LM_OK) goto done;
+    if (open_servable(path, &lo, (int)(bound + (size_t)o->max_tokens), &sv, &err) != LM_OK) goto done;
     t_load = now_s() - t_load;
-    if (tok_load_path(path, &tok, &err) != LM_OK) goto done;
-    if (tok_encode(tok, o->prompt, strlen(o->prompt), 1, &prompt, &err) != LM_OK) goto done;
-    if (prompt.n == 0) {
+    if (servable_tokenize_ids(sv, o->prompt, strlen(o->prompt), 1, &prompt, &n_prompt, &err) != LM_OK) goto done;
+    if (n_prompt == 0) {
         err_set(&err, LM_ERR_INVALID, "the prompt encodes to no tokens");
         goto done;
     }
-    int n_ctx = (int)prompt.n + (int)o->max_tokens;
-    if (n_ctx > m->hp.n_ctx_train)
+    if (n_prompt > bound) {
+        servable_destroy(sv);
+        sv = NULL;
+        if (open_servable(path, &lo, (int)(n_prompt + (size_t)o->max_tokens), &sv, &err) != LM_OK) goto done;
+    }
+    servable_stats st;
+    servable_get_stats(sv, &st);
+    if ((int64_t)n_prompt + o->max_tokens > st.n_ctx_train)
         fprintf(stderr, "lmserve generate: note: %d positions exceed the model's trained context of %d\n",
-                n_ctx, m->hp.n_ctx_train);
-    engine_params ep = engine_params_default();
-    ep.n_ctx = n_ctx;
-    if (engine_create(m, &ep, &eng, &err) != LM_OK) goto done;
-    if (o->verbose) report_memory(m, &ep, t_load);
-    if (engine_seq_open(eng, &seq, &err) != LM_OK) goto done;
-    logits = malloc((size_t)m->hp.n_vocab * sizeof *logits);
-    if (!logits) {
-        err_set(&err, LM_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    sampler_params sp = sampler_params_default();
-    sp.temperature = (float)o->temperature;
-    sp.top_k = (int)o->top_k;
-    sp.top_p = (float)o->top_p;
-    sp.seed = (uint64_t)o->seed;
-    if (sampler_init(&smp, &sp, m->hp.n_vocab, &err) != LM_OK) goto done;
-    sampler_set_prompt(&smp, prompt.ids, prompt.n);
+                (int)(n_prompt + (size_t)o->max_tokens), st.n_ctx_train);
+    if (o->verbose) report_memory(sv, t_load);
 
-    double t0 = now_s();
-    /* the prompt in chunks of at most one step's batch */
-    for (size_t i = 0; i < prompt.n;) {
-        int n = (int)(prompt.n - i) < ep.max_batch_tokens ? (int)(prompt.n - i) : ep.max_batch_tokens;
-        engine_item it = {.seq = seq, .tokens = prompt.ids + i, .n_tokens = n,
-                          .want = i + (size_t)n == prompt.n ? ENGINE_LOGITS_LAST : ENGINE_LOGITS_NONE,
-                          .logits = logits};
-        if (engine_step(eng, &it, 1, &err) != LM_OK) goto done;
-        i += (size_t)n;
-    }
-    double t1 = now_s();
+    gen_params p = gen_params_default();
+    p.prompt = prompt;
+    p.n_prompt = n_prompt;
+    p.sampling.temperature = (float)o->temperature;
+    p.sampling.top_k = (int)o->top_k;
+    p.sampling.top_p = (float)o->top_p;
+    p.sampling.seed = (uint64_t)o->seed;
+    p.max_tokens = (int)o->max_tokens;
+    p.ignore_eos = o->ignore_eos;
+    p.logprobs = o->show_ids; /* the token records carry the generated ids */
 
-    tok_stream ts;
-    tok_stream_init(&ts, tok, 1);
-    int32_t eos = tok_eos_id(tok);
-    for (int64_t i = 0; i < o->max_tokens; i++) {
-        int32_t id = sampler_sample(&smp, logits);
-        sampler_accept(&smp, id);
-        tok_ids_push(&out_ids, id);
-        if (id == eos && !o->ignore_eos) break;
-        tok_stream_push(&ts, id, &piece);
-        write_out(&piece);
-        engine_item it = {.seq = seq, .tokens = &id, .n_tokens = 1, .want = ENGINE_LOGITS_LAST,
-                          .logits = logits};
-        if (i + 1 < o->max_tokens && engine_step(eng, &it, 1, &err) != LM_OK) goto done;
+    double t0 = now_s(), t1 = 0;
+    if (gen_submit(sv, &p, &req, &err) != LM_OK) goto done;
+    gen_chunk c = {0};
+    size_t generated = 0;
+    for (;;) {
+        gen_poll(req, &c, -1);
+        if (!t1 && (c.text.len || c.n_tokens || c.finish != GEN_FINISH_NONE)) t1 = now_s();
+        if (c.text.len) {
+            fwrite(c.text.data, 1, c.text.len, stdout);
+            fflush(stdout);
+        }
+        for (size_t i = 0; i < c.n_tokens; i++) {
+            if (n_out == cap_out) {
+                cap_out = cap_out ? 2 * cap_out : 64;
+                int32_t *grown = realloc(out_ids, cap_out * sizeof *grown);
+                if (!grown) break;
+                out_ids = grown;
+            }
+            out_ids[n_out++] = c.tokens[i].id;
+        }
+        gen_finish fin = c.finish;
+        if (fin != GEN_FINISH_NONE) {
+            generated = c.completion_tokens;
+            if (fin == GEN_FINISH_ERROR) err = c.err;
+        }
+        gen_chunk_fini(&c);
+        if (fin == GEN_FINISH_ERROR) goto done;
+        if (fin != GEN_FINISH_NONE) break;
     }
-    tok_stream_flush(&ts, &piece);
-    write_out(&piece);
     double t2 = now_s();
 
     if (o->show_ids) {
-        print_ids("prompt_ids", prompt.ids, prompt.n);
-        print_ids("generated_ids", out_ids.ids, out_ids.n);
+        print_ids("prompt_ids", prompt, n_prompt);
+        print_ids("generated_ids", out_ids, n_out);
     }
-    fprintf(stderr, "\nlmserve generate: %zu prompt tokens in %.1f ms, %zu generated in %.1f ms (%.1f tokens/s), kernels %s\n",
-            prompt.n, (t1 - t0) * 1e3, out_ids.n, (t2 - t1) * 1e3,
-            (t2 > t1) ? (double)out_ids.n / (t2 - t1) : 0.0, kern_best()->name);
+    fprintf(stderr, "\nlmserve generate: %zu prompt tokens in %.1f ms (to the first token), %zu generated in %.1f ms (%.1f tokens/s), kernels %s\n",
+            n_prompt, (t1 - t0) * 1e3, generated, (t2 - t0) * 1e3,
+            (t2 > t0) ? (double)generated / (t2 - t0) : 0.0, kern_best()->name);
     rc = CLI_EXIT_OK;
 
 done:
@@ -221,14 +228,10 @@ done:
         if (err.code == LM_ERR_INVALID) rc = CLI_EXIT_USAGE;
         if (err.code == LM_ERR_UNSUPPORTED) rc = CLI_EXIT_UNSUPPORTED;
     }
-    buf_fini(&piece);
-    tok_ids_fini(&prompt);
-    tok_ids_fini(&out_ids);
-    sampler_fini(&smp);
-    free(logits);
-    engine_destroy(eng);
-    tok_destroy(tok);
-    model_destroy(m);
+    gen_release(req);
+    free(prompt);
+    free(out_ids);
+    servable_destroy(sv);
     return rc;
 }
 

@@ -1,9 +1,9 @@
 /* request.c — one generation request: submission, its output channel, and what the loop does with
- * each new token (sample, detokenize, stop strings, finish).
+ * each new token (sample, run the output chain, finish).
  *
- * Text flows: token -> tok_stream (complete UTF-8 only) -> r->text (everything generated) ->
- * released to r->out_text up to the point where no stop string can still be forming; gen_poll
- * moves out_text to the reader. */
+ * Output flows: token -> the request's output chain (output.h: detokenizer, stop strings,
+ * reasoning and tool-call slots, delta builder) -> r->out (the channel) -> gen_poll moves it to
+ * the reader. */
 #include "serving/serving_impl.h"
 
 #include <errno.h>
@@ -55,6 +55,12 @@ static void token_free(gen_token *t) {
 
 void gen_chunk_fini(gen_chunk *c) {
     buf_fini(&c->text);
+    buf_fini(&c->reasoning);
+    for (size_t i = 0; i < c->n_tool_events; i++) {
+        free(c->tool_events[i].id);
+        free(c->tool_events[i].text);
+    }
+    free(c->tool_events);
     for (size_t i = 0; i < c->n_tokens; i++) token_free(&c->tokens[i]);
     free(c->tokens);
     memset(c, 0, sizeof *c);
@@ -72,10 +78,10 @@ static void request_free(gen_request *r) {
     servable *s = r->s;
     free(r->prompt);
     for (int i = 0; i < GEN_MAX_STOP; i++) free(r->stop_store[i]);
-    buf_fini(&r->out_text);
+    out_deltas_fini(&r->out);
     for (size_t i = 0; i < r->n_out_tokens; i++) token_free(&r->out_tokens[i]);
     free(r->out_tokens);
-    buf_fini(&r->text);
+    out_chain_fini(&r->chain);
     sampler_fini(&r->smp);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
@@ -97,7 +103,7 @@ void gen_release(gen_request *r) {
 void gen_cancel(gen_request *r) {
     if (!r) return;
     atomic_store(&r->cancel, 1);
-    servable_wake(r->s);
+    scheduler_wake(r->s);
 }
 
 void gen_set_notify(gen_request *r, void (*fn)(void *ctx), void *ctx) {
@@ -158,14 +164,18 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     }
     for (int i = p->n_stop; i < GEN_MAX_STOP; i++) r->p.stop[i] = NULL;
     if (st == LM_OK) st = sampler_init(&r->smp, &p->sampling, V, err);
+    out_stage *reasoning = NULL, *tools = NULL;
+    if (st == LM_OK) st = out_stages_create(s->cfg.reasoning_parser, s->cfg.tool_parser, &reasoning, &tools, err);
+    /* the chain is built even on failure (stages NULL), so request_free can always fini it */
+    out_chain_init(&r->chain, s->tok, p->skip_special_tokens, (const char *const *)r->stop_store,
+                   st == LM_OK ? p->n_stop : 0, p->include_stop_str_in_output, reasoning, tools);
     if (st != LM_OK) {
         request_free(r);
         return st;
     }
     sampler_set_prompt(&r->smp, r->prompt, r->n_prompt);
-    tok_stream_init(&r->ts, s->tok, p->skip_special_tokens);
     r->prompt_tokens = r->n_prompt;
-    servable_enqueue(s, r);
+    scheduler_enqueue(s, r);
     *out = r;
     return LM_OK;
 }
@@ -173,7 +183,7 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
 /* ---- reading ------------------------------------------------------------------------------- */
 
 static int has_output(const gen_request *r) {
-    return r->out_text.len > 0 || r->n_out_tokens > 0 || (r->finish != GEN_FINISH_NONE);
+    return !out_deltas_empty(&r->out) || r->n_out_tokens > 0 || (r->finish != GEN_FINISH_NONE);
 }
 
 int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
@@ -196,8 +206,15 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
     if (got) {
         /* hand the buffers over whole: no copy */
         buf_fini(&chunk->text);
-        chunk->text = r->out_text;
-        memset(&r->out_text, 0, sizeof r->out_text);
+        buf_fini(&chunk->reasoning);
+        chunk->text = r->out.text;
+        chunk->reasoning = r->out.reasoning;
+        memset(&r->out.text, 0, sizeof r->out.text);
+        memset(&r->out.reasoning, 0, sizeof r->out.reasoning);
+        chunk->tool_events = r->out.tools;
+        chunk->n_tool_events = r->out.n_tools;
+        r->out.tools = NULL;
+        r->out.n_tools = r->out.cap_tools = 0;
         chunk->tokens = r->out_tokens;
         chunk->n_tokens = r->n_out_tokens;
         r->out_tokens = NULL;
@@ -217,11 +234,11 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
 
 /* ---- the loop's side ----------------------------------------------------------------------- */
 
-/* Appends to the reader's channel and wakes it. */
-static void deliver(gen_request *r, const char *text, size_t len, gen_token *tok, gen_finish fin,
-                    const lm_error *err) {
+/* Moves what the chain yielded (and the token record, and the finish) to the reader's channel,
+ * and wakes the reader. */
+static void deliver(gen_request *r, gen_token *tok, gen_finish fin, const lm_error *err) {
     pthread_mutex_lock(&r->mu);
-    if (len) buf_append(&r->out_text, text, len);
+    out_deltas_move(&r->out, &r->chain.out);
     if (tok) {
         if (r->n_out_tokens == r->cap_out_tokens) {
             size_t cap = r->cap_out_tokens ? 2 * r->cap_out_tokens : 8;
@@ -246,66 +263,15 @@ static void deliver(gen_request *r, const char *text, size_t len, gen_token *tok
     if (fn) fn(ctx);
 }
 
-/* Length of the longest suffix of text that is a proper prefix of some stop string: bytes that
- * must be held back because a stop string may be forming. */
-static size_t stop_holdback(const gen_request *r) {
-    size_t best = 0, len = r->text.len;
-    for (int i = 0; i < r->p.n_stop; i++) {
-        const char *st = r->p.stop[i];
-        size_t n = strlen(st);
-        for (size_t k = n - 1; k > best; k--) {
-            if (k <= len && memcmp(r->text.data + len - k, st, k) == 0) {
-                best = k;
-                break;
-            }
-        }
-    }
-    return best;
-}
-
-/* Finds the earliest stop string that ends at or after `from`; returns its start or -1. */
-static long find_stop(const gen_request *r, size_t from, size_t *stop_len) {
-    long best = -1;
-    for (int i = 0; i < r->p.n_stop; i++) {
-        const char *st = r->p.stop[i];
-        size_t n = strlen(st);
-        size_t start = from >= n ? from - n + 1 : 0;
-        if (start > r->text.len) continue;
-        const char *hit = memmem(r->text.data + start, r->text.len - start, st, n);
-        if (hit && (best < 0 || hit - r->text.data < best)) {
-            best = hit - r->text.data;
-            *stop_len = n;
-        }
-    }
-    return best;
-}
-
-/* Releases generated text up to `upto` bytes of r->text. */
-static void release_text(gen_request *r, size_t upto, gen_token *tok, gen_finish fin,
-                         const lm_error *err) {
-    size_t n = upto > r->emitted ? upto - r->emitted : 0;
-    deliver(r, r->text.data ? r->text.data + r->emitted : "", n, tok, fin, err);
-    if (upto > r->emitted) r->emitted = upto;
-}
-
 void request_finish(gen_request *r, gen_finish why, const lm_error *err) {
     if (r->finished) return;
     r->finished = 1;
-    size_t upto = r->text.len;
-    if (why == GEN_FINISH_STOP || why == GEN_FINISH_LENGTH) {
-        /* the last incomplete bytes become U+FFFD; they may complete a stop string */
-        size_t before = r->text.len;
-        tok_stream_flush(&r->ts, &r->text);
-        size_t stop_len = 0;
-        long at = r->p.n_stop ? find_stop(r, before, &stop_len) : -1;
-        if (at >= 0) {
-            upto = r->p.include_stop_str_in_output ? (size_t)at + stop_len : (size_t)at;
-            why = GEN_FINISH_STOP;
-        } else {
-            upto = r->text.len;
-        }
-    }
-    release_text(r, upto, NULL, why, err);
+    /* a natural end releases the detokenizer's incomplete bytes (as U+FFFD: they may complete a
+     * stop string); a cancel or an error only releases what the stages hold */
+    int natural = why == GEN_FINISH_STOP || why == GEN_FINISH_LENGTH;
+    out_chain_finish(&r->chain, natural);
+    if (natural && out_chain_stopped(&r->chain)) why = GEN_FINISH_STOP;
+    deliver(r, NULL, why, err);
 }
 
 /* Makes the logprobs record of a chosen token. */
@@ -341,30 +307,24 @@ void request_on_logits(servable *s, gen_request *r, const float *logits) {
     gen_token rec, *tok = NULL;
     if (r->p.logprobs && token_record(r, logits, id, &rec) == 0) tok = &rec;
 
-    if (!r->p.ignore_eos && servable_is_eos(s, id)) {
-        if (tok) deliver(r, "", 0, tok, GEN_FINISH_NONE, NULL);
+    if (!r->p.ignore_eos && scheduler_is_eos(s, id)) {
+        if (tok) deliver(r, tok, GEN_FINISH_NONE, NULL);
         request_finish(r, GEN_FINISH_STOP, NULL);
         return;
     }
-    size_t before = r->text.len;
-    tok_stream_push(&r->ts, id, &r->text);
-    if (r->p.n_stop) {
-        size_t stop_len = 0;
-        long at = find_stop(r, before, &stop_len);
-        if (at >= 0) {
-            r->finished = 1;
-            size_t upto = r->p.include_stop_str_in_output ? (size_t)at + stop_len : (size_t)at;
-            release_text(r, upto, tok, GEN_FINISH_STOP, NULL);
-            return;
-        }
+    out_chain_push_token(&r->chain, id);
+    if (out_chain_stopped(&r->chain)) { /* a stop string: the text ends before (or after) it */
+        r->finished = 1;
+        out_chain_finish(&r->chain, 0);
+        deliver(r, tok, GEN_FINISH_STOP, NULL);
+        return;
     }
     int at_limit = (r->p.max_tokens > 0 && r->n_generated >= r->p.max_tokens) ||
                    r->n_prompt + (size_t)r->n_generated >= (size_t)s->n_ctx;
     if (at_limit) {
-        if (tok) deliver(r, "", 0, tok, GEN_FINISH_NONE, NULL);
+        if (tok) deliver(r, tok, GEN_FINISH_NONE, NULL);
         request_finish(r, GEN_FINISH_LENGTH, NULL);
         return;
     }
-    size_t hold = r->p.n_stop ? stop_holdback(r) : 0;
-    release_text(r, r->text.len - hold, tok, GEN_FINISH_NONE, NULL);
+    deliver(r, tok, GEN_FINISH_NONE, NULL);
 }

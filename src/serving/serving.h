@@ -29,6 +29,7 @@
 #include "base/error.h"
 #include "engine/sampler.h"
 #include "model/model.h"
+#include "serving/output.h"
 #include "tokenizer/tokenizer.h"
 
 /* ---- servable ------------------------------------------------------------------------------ */
@@ -88,6 +89,16 @@ int64_t servable_created(const servable *s);
 int servable_context_len(const servable *s);
 int servable_max_prompt_len(const servable *s);
 const tok_tokenizer *servable_tokenizer(const servable *s);
+
+/* What a loaded servable holds, for reports (lmserve generate --verbose). */
+typedef struct {
+    const char *arch;            /* the model's architecture name */
+    int n_layer, n_embd, n_vocab, n_ctx_train;
+    size_t weight_bytes;         /* weights read per token */
+    int kv_positions;            /* positions the KV cache holds (all sequences) */
+    size_t kv_bytes;
+} servable_stats;
+void servable_get_stats(const servable *s, servable_stats *out);
 
 /* Defaults from generation_config.json (fields absent there are "unset"), for the precedence
  * request > generation_config > built-in. */
@@ -195,7 +206,11 @@ void gen_token_bytes(const tok_tokenizer *t, int32_t id, lm_buf *out);
  * gen_chunk_fini frees it (and is safe on a zeroed chunk). */
 typedef struct {
     int index;                   /* generation_poll: which of the request's samples (0..n-1) */
-    lm_buf text;                 /* newly complete text (may be empty) */
+    lm_buf text;                 /* newly complete answer text, OUT_TEXT (may be empty) */
+    lm_buf reasoning;            /* newly complete reasoning text, OUT_REASONING (empty unless a
+                                  * reasoning parser runs) */
+    out_tool_event *tool_events; /* OUT_TOOL_BEGIN / OUT_TOOL_ARGS in order (tool parser) */
+    size_t n_tool_events;
     gen_token *tokens;           /* tokens whose text is in `text` (when logprobs was asked) */
     size_t n_tokens;
     gen_finish finish;           /* set once, on the last chunk */

@@ -1,5 +1,5 @@
 /* serving_impl.h — private to src/serving: the servable and request structs shared by
- * servable.c (loading, the generation loop) and request.c (channels, stop strings, output). */
+ * servable.c (loading), scheduler.c (the generation loop) and request.c (channels, output). */
 #ifndef LM_SERVING_SERVING_IMPL_H
 #define LM_SERVING_SERVING_IMPL_H
 
@@ -59,7 +59,7 @@ struct gen_request {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int refs;
-    lm_buf out_text;             /* text not yet polled */
+    out_deltas out;              /* what the output chain yielded, not yet polled */
     gen_token *out_tokens;
     size_t n_out_tokens, cap_out_tokens;
     gen_finish finish;           /* set by the loop when done */
@@ -79,16 +79,17 @@ struct gen_request {
     int shared;                  /* leading blocks attached from the prefix cache */
     int finished;                /* request_finish was called */
     sampler smp;
-    tok_stream ts;
-    lm_buf text;                 /* all generated text (for stop strings) */
-    size_t emitted;              /* bytes of text handed to out_text */
+    out_chain chain;             /* detokenizer -> stops -> reasoning -> tool calls -> deltas */
 };
 
-/* servable.c */
-void *servable_loop(void *arg);
-void servable_enqueue(servable *s, gen_request *r);
-int servable_is_eos(const servable *s, int32_t id);
-void servable_wake(servable *s);
+#define SERVING_STEP_TOKENS 512   /* most tokens in one engine step */
+
+/* scheduler.c: the generation loop (its thread's body), the queue it takes requests from, the
+ * wake-up a cancel sends it, and the end-of-sequence rule */
+int scheduler_is_eos(const servable *s, int32_t id);
+void *scheduler_loop(void *arg);
+void scheduler_enqueue(servable *s, gen_request *r);
+void scheduler_wake(servable *s);
 
 /* request.c (loop thread) */
 void request_on_logits(servable *s, gen_request *r, const float *logits);
