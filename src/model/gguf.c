@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@
 #define SHOW_MAX 80
 
 struct gguf_file {
+    _Atomic int refs;                   /* gguf_retain / gguf_close */
     lm_mapfile map;                     /* owned mapping (gguf_open); zeroed for gguf_parse */
     const unsigned char *base;          /* the parsed bytes */
     size_t size;
@@ -745,6 +747,7 @@ lm_status gguf_parse(const void *data, size_t size, gguf_file **out, lm_error *e
                           "not a GGUF file: %zu bytes is too small for the header", size);
     gguf_file *f = calloc(1, sizeof *f);
     if (!f) return err_set(err, LM_ERR_NOMEM, "out of memory for a GGUF file");
+    atomic_init(&f->refs, 1);
     f->base = data;
     f->size = size;
     cursor c = {f->base, size, 0, err, "header"};
@@ -784,8 +787,14 @@ lm_status gguf_open(const char *path, gguf_file **out, lm_error *err) {
     return LM_OK;
 }
 
+gguf_file *gguf_retain(gguf_file *f) {
+    if (f) atomic_fetch_add(&f->refs, 1);
+    return f;
+}
+
 void gguf_close(gguf_file *f) {
     if (!f) return;
+    if (atomic_fetch_sub(&f->refs, 1) > 1) return; /* another holder keeps it */
     free(f->kv);
     free(f->kv_sorted);
     free(f->tensors);

@@ -97,7 +97,12 @@ lm_status gguf_open(const char *path, gguf_file **out, lm_error *err);
  * tests; gguf_open() maps the file and calls this. */
 lm_status gguf_parse(const void *data, size_t size, gguf_file **out, lm_error *err);
 
-/* Frees the file (and unmaps it when opened by gguf_open). Accepts NULL. */
+/* Adds a holder: the file stays mapped until every holder has called gguf_close() (a model
+ * source and the model loaded from it share one parse). Returns f. Accepts NULL. */
+gguf_file *gguf_retain(gguf_file *f);
+
+/* Drops a holder; the last one frees the file (and unmaps it when opened by gguf_open). Accepts
+ * NULL. */
 void gguf_close(gguf_file *f);
 
 uint32_t gguf_version(const gguf_file *f);

@@ -558,6 +558,24 @@ static lm_status load_hf(model *m, const char *dir, lm_error *err) {
     return s;
 }
 
+/* A model from a parsed GGUF file; takes one hold on f (released when loading fails). */
+static lm_status load_gguf_file(gguf_file *f, model **out, lm_error *err) {
+    *out = NULL;
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(f);
+        return err_set(err, LM_ERR_NOMEM, "out of memory");
+    }
+    m->gguf = f;
+    lm_status s = load(m, err);
+    if (s != LM_OK) {
+        model_destroy(m);
+        return s;
+    }
+    *out = m;
+    return LM_OK;
+}
+
 lm_status model_load_gguf(const char *path, model **out, lm_error *err) {
     *out = NULL;
     model *m = calloc(1, sizeof *m);
@@ -734,6 +752,22 @@ lm_status model_load(const char *path, const model_load_opts *opts, model **out,
     } else {
         LM_TRY(model_load_gguf(path, &m, err));
     }
+    lm_status s = convert_weights(m, opts, err);
+    if (s != LM_OK) {
+        model_destroy(m);
+        return s;
+    }
+    *out = m;
+    return LM_OK;
+}
+
+lm_status model_load_source(const model_source *src, const model_load_opts *opts, model **out, lm_error *err) {
+    *out = NULL;
+    model_source_kind kind = model_source_get_kind(src);
+    if (kind != MODEL_SOURCE_GGUF && kind != MODEL_SOURCE_GGUF_DIR) /* HF folders; IR folders' own loader */
+        return model_load(model_source_path(src), opts, out, err);
+    model *m = NULL;
+    LM_TRY(load_gguf_file(gguf_retain(model_source_gguf(src)), &m, err));
     lm_status s = convert_weights(m, opts, err);
     if (s != LM_OK) {
         model_destroy(m);

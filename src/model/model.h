@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "compute/dtype.h"
 #include "model/gguf.h"
+#include "model/source.h"
 
 /* A weight view: `rows` rows of `cols` elements stored as `type`, `row_bytes` apart. A vector
  * (norm weight, bias) has rows == 1 and is always F32. data == NULL: the model has no such
@@ -114,6 +115,10 @@ lm_status model_parse_weight_format(const char *name, model_weight_format *out, 
  * without config.json holding model.gguf (as `lmserve export` writes it), and converts its
  * weights as `opts` says (NULL: as stored). */
 lm_status model_load(const char *path, const model_load_opts *opts, model **out, lm_error *err);
+
+/* The same from a probed source (source.h): a GGUF source's parse is shared, not repeated (the
+ * model keeps its own hold on the mapping); other kinds load from the source's path. */
+lm_status model_load_source(const model_source *src, const model_load_opts *opts, model **out, lm_error *err);
 
 /* Opens a GGUF file and maps its weights. Fails with a clear message for an unsupported
  * architecture or weight type, a missing tensor, or a shape that disagrees with the metadata.

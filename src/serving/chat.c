@@ -1,4 +1,5 @@
-/* chat.c — finding a model's chat template and rendering chat requests through it. */
+/* chat.c — compiling a model's chat template (model/source.h finds its text) and rendering chat
+ * requests through it. */
 #include "serving/chat.h"
 
 #include <stdio.h>
@@ -6,55 +7,13 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "model/gguf.h"
+#include "model/source.h"
 #include "template/template.h"
-
-#define TEMPLATE_FILE_MAX (1 << 20) /* a chat template file larger than 1 MiB is not a template */
 
 struct chat_template {
     tpl_template *tpl;
     char *bos, *eos;             /* token strings for bos_token / eos_token */
 };
-
-/* tokenizer_config.json's chat_template: a string, or a list of {name, template} of which the one
- * named "default" is used. */
-static char *config_template(json_t *t) {
-    if (json_is_string(t)) return strdup(json_string_value(t));
-    size_t i;
-    json_t *v;
-    json_array_foreach(t, i, v) {
-        json_t *name = json_object_get(v, "name"), *tpl = json_object_get(v, "template");
-        if (json_is_string(name) && strcmp(json_string_value(name), "default") == 0 && json_is_string(tpl))
-            return strdup(json_string_value(tpl));
-    }
-    return NULL;
-}
-
-/* The template source, or NULL when the model has none. As OVMS: chat_template.jinja in the model
- * folder wins over tokenizer_config.json's chat_template, which wins over GGUF metadata. */
-static char *find_source(const char *path) {
-    char dir[4096], file[4200];
-    file_model_dir(path, dir, sizeof dir);
-    snprintf(file, sizeof file, "%s/chat_template.jinja", dir);
-    char *src = file_read_all(file, TEMPLATE_FILE_MAX, NULL);
-    if (src) return src;
-    snprintf(file, sizeof file, "%s/tokenizer_config.json", dir);
-    json_t *cfg = json_load_file(file, 0, NULL);
-    if (cfg) {
-        src = config_template(json_object_get(cfg, "chat_template"));
-        json_decref(cfg);
-        if (src) return src;
-    }
-    if (!file_is_dir(path)) {
-        gguf_file *f = NULL;
-        if (gguf_open(path, &f, NULL) == LM_OK) {
-            gguf_str t;
-            if (gguf_get_str(f, "tokenizer.chat_template", &t, NULL) == LM_OK) src = strndup(t.ptr, (size_t)t.len);
-            gguf_close(f);
-        }
-    }
-    return src;
-}
 
 static char *token_string(const tok_tokenizer *tok, int32_t id) {
     size_t len;
@@ -78,14 +37,34 @@ lm_status chat_template_compile(const char *source, size_t len, const tok_tokeni
     return LM_OK;
 }
 
+lm_status chat_template_load_source(const model_source *src, const tok_tokenizer *tok, chat_template **out,
+                                    lm_error *err) {
+    *out = NULL;
+    const char *text = model_source_chat_template(src);
+    const char *path = model_source_path(src);
+    if (!text) return err_set(err, LM_ERR_NOT_FOUND, "'%s' has no chat template", path);
+    lm_status s = chat_template_compile(text, strlen(text), tok, out, err);
+    return s == LM_OK ? LM_OK : err_set(err, s, "chat template of '%s'", path);
+}
+
 lm_status chat_template_load(const char *path, const tok_tokenizer *tok, chat_template **out,
                              lm_error *err) {
     *out = NULL;
-    char *src = find_source(path);
-    if (!src) return err_set(err, LM_ERR_NOT_FOUND, "'%s' has no chat template", path);
-    lm_status s = chat_template_compile(src, strlen(src), tok, out, err);
-    free(src);
-    return s == LM_OK ? LM_OK : err_set(err, s, "chat template of '%s'", path);
+    model_source *src = NULL;
+    lm_error serr;
+    err_clear(&serr);
+    if (model_source_open(path, &src, &serr) != LM_OK) {
+        /* not a model (a tokenizer.json given by name, a file that is not GGUF): the side files
+         * of its folder still count, as they always did */
+        char dir[4096];
+        file_model_dir(path, dir, sizeof dir);
+        err_clear(&serr);
+        if (strcmp(dir, path) == 0 || model_source_open(dir, &src, &serr) != LM_OK)
+            return err_set(err, LM_ERR_NOT_FOUND, "'%s' has no chat template", path);
+    }
+    lm_status s = chat_template_load_source(src, tok, out, err);
+    model_source_close(src);
+    return s;
 }
 
 void chat_template_destroy(chat_template *ct) {

@@ -23,6 +23,10 @@ typedef struct chat_template chat_template;
 lm_status chat_template_load(const char *path, const tok_tokenizer *tok, chat_template **out,
                              lm_error *err);
 
+/* The same for a probed model source (its template text was found once, model/source.h). */
+lm_status chat_template_load_source(const model_source *src, const tok_tokenizer *tok, chat_template **out,
+                                    lm_error *err);
+
 /* Compiles template source text directly (a template file given by hand); `tok` (may be NULL)
  * supplies bos_token/eos_token defaults. */
 lm_status chat_template_compile(const char *source, size_t len, const tok_tokenizer *tok,

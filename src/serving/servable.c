@@ -8,9 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/file.h"
 #include "base/log.h"
-#include "model/hfconfig.h"
+#include "model/source.h"
 
 #define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
 #define DEFAULT_KV_BYTES (2.0 * 1024 * 1024 * 1024) /* default KV cache budget: 2 GiB */
@@ -19,31 +18,23 @@
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static void load_defaults(servable *s, const char *dir) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    char *text = file_read_all(path, 1 << 20, NULL);
-    if (!text) return;
-    hfconfig_generation g;
-    lm_error err;
-    err_clear(&err);
-    if (hfconfig_parse_generation(text, strlen(text), &g, &err) != LM_OK) {
-        log_warn("%s: ignoring generation_config.json: %s", s->name, err.msg);
-        free(text);
-        return;
-    }
-    free(text);
+/* generation_config.json, as the model source parsed it. */
+static void load_defaults(servable *s, const model_source *src) {
+    const char *why = model_source_generation_error(src);
+    if (*why) log_warn("%s: ignoring generation_config.json: %s", s->name, why);
+    const hfconfig_generation *g = model_source_generation(src);
+    if (!g->present) return;
     gen_defaults *d = &s->defaults;
-    if (g.has_temperature) { d->has_temperature = 1; d->temperature = (float)g.temperature; }
-    if (g.has_top_p) { d->has_top_p = 1; d->top_p = (float)g.top_p; }
-    if (g.has_top_k) { d->has_top_k = 1; d->top_k = (int)g.top_k; }
-    if (g.has_repetition_penalty) {
+    if (g->has_temperature) { d->has_temperature = 1; d->temperature = (float)g->temperature; }
+    if (g->has_top_p) { d->has_top_p = 1; d->top_p = (float)g->top_p; }
+    if (g->has_top_k) { d->has_top_k = 1; d->top_k = (int)g->top_k; }
+    if (g->has_repetition_penalty) {
         d->has_repetition_penalty = 1;
-        d->repetition_penalty = (float)g.repetition_penalty;
+        d->repetition_penalty = (float)g->repetition_penalty;
     }
-    if (g.has_max_new_tokens) { d->has_max_new_tokens = 1; d->max_new_tokens = (int)g.max_new_tokens; }
-    for (uint32_t i = 0; i < g.n_eos && s->n_eos < SERVABLE_MAX_EOS; i++)
-        s->eos[s->n_eos++] = (int32_t)g.eos_token_ids[i];
+    if (g->has_max_new_tokens) { d->has_max_new_tokens = 1; d->max_new_tokens = (int)g->max_new_tokens; }
+    for (uint32_t i = 0; i < g->n_eos && s->n_eos < SERVABLE_MAX_EOS; i++)
+        s->eos[s->n_eos++] = (int32_t)g->eos_token_ids[i];
 }
 
 static lm_status make_engine(servable *s, lm_error *err) {
@@ -88,13 +79,11 @@ static void check_parsers(servable *s) {
     }
 }
 
-static lm_status load(servable *s, lm_error *err) {
-    check_parsers(s);
+/* Probes the model location once (model/source.h) and loads everything from that one probe. */
+static lm_status load_from(servable *s, const model_source *src, lm_error *err) {
     const servable_config *c = &s->cfg;
-    char dir[4096];
-    file_model_dir(c->path, dir, sizeof dir);
-    LM_TRY(model_load(c->path, &c->weights, &s->m, err));
-    LM_TRY(tok_load_path(c->path, &s->tok, err));
+    LM_TRY(model_load_source(src, &c->weights, &s->m, err));
+    LM_TRY(tok_load_source(src, &s->tok, err));
     s->n_ctx = c->n_ctx > 0 ? c->n_ctx : s->m->hp.n_ctx_train;
     s->max_prompt = c->max_prompt_len > 0 && c->max_prompt_len < s->n_ctx ? c->max_prompt_len : s->n_ctx - 1;
     s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
@@ -105,15 +94,24 @@ static lm_status load(servable *s, lm_error *err) {
         s->prefix = prefix_cache_create(s->n_blocks, s->block_size);
         if (!s->prefix) return err_set(err, LM_ERR_NOMEM, "out of memory for the prefix cache");
     }
-    load_defaults(s, dir);
+    load_defaults(s, src);
     lm_error terr;
     err_clear(&terr);
-    lm_status ts = chat_template_load(c->path, s->tok, &s->chat, &terr);
+    lm_status ts = chat_template_load_source(src, s->tok, &s->chat, &terr);
     if (ts == LM_ERR_NOT_FOUND)
         log_warn("%s: no chat template; only /v3/completions will work", s->name);
     else if (ts != LM_OK)
         return err_set(err, ts, "%s", terr.msg);
     return LM_OK;
+}
+
+static lm_status load(servable *s, lm_error *err) {
+    check_parsers(s);
+    model_source *src = NULL;
+    LM_TRY(model_source_open(s->cfg.path, &src, err));
+    lm_status st = load_from(s, src, err);
+    model_source_close(src);
+    return st;
 }
 
 lm_status servable_create(const servable_config *cfg, servable **out, lm_error *err) {

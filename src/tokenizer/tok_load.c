@@ -42,3 +42,9 @@ lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err) {
     gguf_close(f);
     return s;
 }
+
+lm_status tok_load_source(const model_source *src, tok_tokenizer **out, lm_error *err) {
+    *out = NULL;
+    if (model_source_hf_tokenizer(src) || !model_source_gguf(src)) return tok_load_hf(model_source_dir(src), out, err);
+    return tok_load_gguf(model_source_gguf(src), out, err);
+}

@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "model/gguf.h"
+#include "model/source.h"
 
 typedef struct tok_tokenizer tok_tokenizer;
 
@@ -44,6 +45,10 @@ lm_status tok_load_hf(const char *dir, tok_tokenizer **out, lm_error *err);
  * `lmserve export` writes from a GGUF source, gives that file's vocabulary), or a tokenizer.json
  * file (its folder is loaded). */
 lm_status tok_load_path(const char *path, tok_tokenizer **out, lm_error *err);
+
+/* The tokenizer of a probed model source (model/source.h): tokenizer.json in its folder, or the
+ * vocabulary of the GGUF file the source already parsed. */
+lm_status tok_load_source(const model_source *src, tok_tokenizer **out, lm_error *err);
 
 void tok_destroy(tok_tokenizer *t); /* accepts NULL */
 
