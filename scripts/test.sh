@@ -11,7 +11,7 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# End-to-end tests (tests/e2e): node's test runner and the official openai npm package, pinned by
+# End-to-end tests (tests/e2e): node's test runner and the official openai and @anthropic-ai/sdk npm packages, pinned by
 # tests/e2e/package-lock.json and installed with `npm ci` (exactly the lockfile; from npm's cache
 # when it has it), against the given lmserve binary. Skipped, with a message, only when node is
 # not installed at all; install-deps.sh installs it, so CI runs them.

@@ -215,6 +215,7 @@ void server_generate_release(server_req *q) {
         q->ch[i].logprobs = NULL;
     }
     q->n_gen = 0;
+    server_agent_release(q);
     if (q->oreq_valid) oai_request_fini(&q->oreq);
     q->oreq_valid = 0;
     json_decref(q->root);
@@ -230,6 +231,12 @@ static void drain_unary(server_req *q) {
     while (generation_poll(q->gen, &c) == 1) {
         int i = c.index;
         server_choice *ch = &q->ch[i];
+        if (server_agent_route(q)) { /* the protocol's writer takes the output */
+            if (c.finish != GEN_FINISH_NONE) note_finish(q, i, &c);
+            server_agent_chunk(q, &c, NULL);
+            gen_chunk_fini(&c);
+            continue;
+        }
         buf_append(&ch->text, c.text.data ? c.text.data : "", c.text.len);
         if (q->oreq.logprobs && c.n_tokens) {
             if (q->oreq.endpoint == OAI_CHAT) {
@@ -293,7 +300,7 @@ enum MHD_Result server_generate_resume(server_req *q) {
             return MHD_NO; /* close; on_completed releases the requests */
         }
         drain_unary(q);
-        if (all_finished(q)) return respond_unary(q);
+        if (all_finished(q)) return server_agent_route(q) ? server_agent_respond(q) : respond_unary(q);
         if (server_try_suspend(q)) return MHD_YES;
     }
 }
@@ -335,10 +342,19 @@ static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
 static void stream_produce(server_req *q) {
     gen_chunk c = {0};
     while (generation_poll(q->gen, &c) == 1) {
-        emit_chunk(q, c.index, &c);
+        if (server_agent_route(q)) {
+            if (c.finish != GEN_FINISH_NONE) note_finish(q, c.index, &c);
+            server_agent_chunk(q, &c, &q->out);
+        } else {
+            emit_chunk(q, c.index, &c);
+        }
         gen_chunk_fini(&c);
     }
     if (!all_finished(q) || q->stream_end) return;
+    if (server_agent_route(q)) { /* the writer ended the stream with its own last events */
+        q->stream_end = 1;
+        return;
+    }
     oai_usage u = {q->prompt_tokens, total_completion_tokens(q), q->cached_tokens};
     oai_stream_end end = {q->failed ? &q->fail_err : NULL, q->cancelled, q->oreq.include_usage ? &u : NULL};
     oai_sse_finish(&q->out, &q->meta, &end);
@@ -429,8 +445,15 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
     oai_error oe;
     oai_error_clear(&oe);
     if (oai_parse_json(q->body.data, q->body.len, &q->root, &oe) != LM_OK) return respond_oai_error(q, &oe);
+    if ((server_agent_route(q) || q->route == ROUTE_COUNT_TOKENS) && server_agent_translate(q, &oe) != LM_OK)
+        return respond_oai_error(q, &oe);
     if (oai_parse_request(endpoint, q->root, &q->oreq, &oe) != LM_OK) return respond_oai_error(q, &oe);
     q->oreq_valid = 1;
+    if (q->route == ROUTE_COUNT_TOKENS) { /* only the prompt is needed: one token, then cancelled */
+        q->oreq.has_max_tokens = 1;
+        q->oreq.max_tokens = 1;
+        q->oreq.stream = 0;
+    }
     q->w = server_waker_get(q->srv, q->conn, q->fd);
     if (!q->w) return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
 
@@ -448,8 +471,18 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
     q->n_gen = generation_samples(q->gen);
     q->prompt_tokens = generation_prompt_tokens(q->gen);
     q->echo_text = generation_echo(q->gen, &q->echo_len);
+    if (q->route == ROUTE_COUNT_TOKENS) { /* Anthropic's count_tokens: the rendered prompt's size */
+        generation_destroy(q->gen);
+        q->gen = NULL;
+        q->n_gen = 0;
+        return server_respond_json(q, MHD_HTTP_OK, json_pack("{s:I}", "input_tokens", (json_int_t)q->prompt_tokens));
+    }
 
-    oai_make_id(endpoint == OAI_CHAT ? "chatcmpl-" : "cmpl-", q->id, sizeof q->id);
+    oai_make_id(q->route == ROUTE_RESPONSES  ? "resp_"
+                : q->route == ROUTE_MESSAGES ? "msg_"
+                : endpoint == OAI_CHAT       ? "chatcmpl-"
+                                             : "cmpl-",
+                q->id, sizeof q->id);
     q->meta.endpoint = endpoint;
     q->meta.id = q->id;
     q->meta.model = q->oreq.model;
@@ -458,6 +491,10 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
     server_track(q);
     log_debug("%s: %d sample(s), %zu prompt tokens, %s", q->id, q->n_gen, q->prompt_tokens,
               q->oreq.stream ? "streamed" : "unary");
+    if (server_agent_route(q) && !server_agent_begin(q)) {
+        cancel_all(q);
+        return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
+    }
     if (q->oreq.stream) return start_stream(q);
     return server_generate_resume(q);
 }
@@ -469,6 +506,9 @@ enum MHD_Result server_dispatch(server_req *q) {
     case ROUTE_CHAT: return handle_generate(q, OAI_CHAT);
     case ROUTE_COMPLETIONS: return handle_generate(q, OAI_COMPLETIONS);
     case ROUTE_TOKENIZE: return handle_tokenize(q);
+    case ROUTE_RESPONSES:
+    case ROUTE_MESSAGES:
+    case ROUTE_COUNT_TOKENS: return handle_generate(q, OAI_CHAT);
     case ROUTE_MODELS: return handle_models(q);
     case ROUTE_MODEL: return handle_model(q);
     case ROUTE_CONFIG: return handle_config(q);

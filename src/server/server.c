@@ -70,7 +70,13 @@ enum MHD_Result server_respond_error(server_req *q, unsigned status, const char 
                                      const char *code) {
     if (status >= 500) log_warn("HTTP %u: %s", status, message);
     else log_debug("HTTP %u: %s", status, message);
+    if (server_route_anthropic(q->route)) return server_respond_json(q, status, anth_error_body((int)status, message));
+    if (q->route == ROUTE_RESPONSES) param = resp_param_name(param);
     return server_respond_json(q, status, oai_error_body((int)status, message, param, code));
+}
+
+int server_route_anthropic(server_route r) {
+    return r == ROUTE_MESSAGES || r == ROUTE_COUNT_TOKENS;
 }
 
 /* ---------------------------------------------------------------- wakers */
@@ -277,6 +283,9 @@ static void route(server_req *q, const char *method, const char *url) {
             if (strcmp(rest, "/chat/completions") == 0) r = ROUTE_CHAT, want_post = 1;
             else if (strcmp(rest, "/completions") == 0) r = ROUTE_COMPLETIONS, want_post = 1;
             else if (strcmp(rest, "/tokenize") == 0) r = ROUTE_TOKENIZE, want_post = 1;
+            else if (strcmp(rest, "/responses") == 0) r = ROUTE_RESPONSES, want_post = 1;
+            else if (strcmp(rest, "/messages") == 0) r = ROUTE_MESSAGES, want_post = 1;
+            else if (strcmp(rest, "/messages/count_tokens") == 0) r = ROUTE_COUNT_TOKENS, want_post = 1;
             else if (strcmp(rest, "/models") == 0) r = ROUTE_MODELS;
             else if (starts_with(rest, "/models/") && rest[8]) r = ROUTE_MODEL, arg = rest + 8;
         }

@@ -10,7 +10,9 @@
 #include <sys/types.h>
 
 #include "base/buf.h"
+#include "server/anthropic.h"
 #include "server/oai.h"
+#include "server/responses.h"
 #include "server/server.h"
 #include "serving/generation.h"
 #include "serving/registry.h"
@@ -35,6 +37,9 @@ typedef enum {
     ROUTE_CHAT,
     ROUTE_COMPLETIONS,
     ROUTE_TOKENIZE,
+    ROUTE_RESPONSES,             /* OpenAI Responses API (responses.h) */
+    ROUTE_MESSAGES,              /* Anthropic Messages API (anthropic.h) */
+    ROUTE_COUNT_TOKENS,          /* Anthropic /v1/messages/count_tokens */
     ROUTE_MODELS,
     ROUTE_MODEL,                 /* arg: model id */
     ROUTE_CONFIG,
@@ -90,6 +95,14 @@ typedef struct server_req {
     int tracked;                 /* in the server's in-flight list */
     struct server_req *prev, *next;
 
+    /* agent protocols (ROUTE_RESPONSES, ROUTE_MESSAGES): the translated request and the writer
+     * that turns the output into the protocol's JSON and SSE events */
+    resp_request rreq;
+    anth_request areq;
+    resp_writer *rw;
+    anth_writer *aw;
+    int agent_ended;             /* the writer saw the end of the generation */
+
     /* streaming */
     lm_buf out;                  /* SSE bytes not yet handed to MHD */
     size_t out_pos;
@@ -141,6 +154,27 @@ int server_try_suspend(server_req *q);
 int server_client_gone(const server_req *q);
 /* Adds q to / removes it from the in-flight list (shutdown cancels what is in it). */
 void server_track(server_req *q);
+
+/* 1 for the routes of the Anthropic API, whose errors take Anthropic's shape. */
+int server_route_anthropic(server_route r);
+
+/* ---- handlers_agents.c: the Responses and Anthropic protocols on the generation path ---- */
+
+/* 1 when q speaks an agent protocol (Responses or Anthropic Messages). */
+int server_agent_route(const server_req *q);
+/* Translates q->root (the protocol's body) into the equivalent chat request, which replaces
+ * q->root; the protocol's own request stays in q->rreq / q->areq. */
+lm_status server_agent_translate(server_req *q, oai_error *err);
+/* Creates the writer once the request is submitted (q->meta, q->prompt_tokens set); for a
+ * stream, appends the opening events to q->out. 0 on out-of-memory. */
+int server_agent_begin(server_req *q);
+/* Feeds one polled chunk of the (single) sample to the writer; with `sse`, appends the events.
+ * The chunk that finishes the generation ends the writer. */
+void server_agent_chunk(server_req *q, const gen_chunk *c, lm_buf *sse);
+/* The unary answer, once the generation has finished. */
+enum MHD_Result server_agent_respond(server_req *q);
+/* Frees the protocol state (request teardown). */
+void server_agent_release(server_req *q);
 
 /* ---- handlers.c: the endpoints ---- */
 
