@@ -44,8 +44,19 @@ static void feed(server_req *q, const out_event *ev, lm_buf *sse) {
 
 void server_agent_chunk(server_req *q, const gen_chunk *c, lm_buf *sse) {
     if (q->agent_ended) return;
+    /* a chunk keeps each kind apart; in the model's output reasoning comes before the answer,
+     * and tool calls end it */
+    if (c->reasoning.len) {
+        out_event ev = {OUT_REASONING, 0, NULL, c->reasoning.data, c->reasoning.len};
+        feed(q, &ev, sse);
+    }
     if (c->text.len) {
         out_event ev = {OUT_TEXT, 0, NULL, c->text.data, c->text.len};
+        feed(q, &ev, sse);
+    }
+    for (size_t i = 0; i < c->n_tool_events; i++) {
+        const out_tool_event *t = &c->tool_events[i];
+        out_event ev = {t->kind, t->index, t->id, t->text, t->len};
         feed(q, &ev, sse);
     }
     if (c->finish == GEN_FINISH_NONE) return;
