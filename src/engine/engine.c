@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 
 #include "compute/quant.h"
+#include "engine/replay.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -466,6 +467,7 @@ lm_status engine_step(engine *e, const engine_item *items, int n_items, lm_error
         e->seqs[it->seq].len += it->n_tokens;
         t += it->n_tokens;
     }
+    if (replay_is(m)) replay_logits(e, items, n_items); /* test model: scripted logits */
     return LM_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "model/source.h"
+#include "serving/replay_load.h"
 
 #define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
 #define DEFAULT_KV_BYTES (2.0 * 1024 * 1024 * 1024) /* default KV cache budget: 2 GiB */
@@ -82,8 +83,8 @@ static void check_parsers(servable *s) {
 /* Probes the model location once (model/source.h) and loads everything from that one probe. */
 static lm_status load_from(servable *s, const model_source *src, lm_error *err) {
     const servable_config *c = &s->cfg;
-    LM_TRY(model_load_source(src, &c->weights, &s->m, err));
     LM_TRY(tok_load_source(src, &s->tok, err));
+    LM_TRY(servable_load_model(src, &c->weights, s->tok, &s->m, err)); /* replay_load.h */
     s->n_ctx = c->n_ctx > 0 ? c->n_ctx : s->m->hp.n_ctx_train;
     s->max_prompt = c->max_prompt_len > 0 && c->max_prompt_len < s->n_ctx ? c->max_prompt_len : s->n_ctx - 1;
     s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
