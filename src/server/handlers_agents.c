@@ -60,7 +60,8 @@ void server_agent_chunk(server_req *q, const gen_chunk *c, lm_buf *sse) {
         feed(q, &ev, sse);
     }
     if (c->finish == GEN_FINISH_NONE) return;
-    proto_end end = {c->finish, NULL, &c->err, q->prompt_tokens, c->completion_tokens, q->cached_tokens};
+    const char *stop = c->stop_string > 0 && c->stop_string <= q->oreq.n_stop ? q->oreq.stop[c->stop_string - 1] : NULL;
+    proto_end end = {c->finish, stop, &c->err, q->prompt_tokens, c->completion_tokens, q->cached_tokens};
     if (q->rw) resp_writer_end(q->rw, &end, sse);
     if (q->aw) anth_writer_end(q->aw, &end, sse);
     q->agent_ended = 1;

@@ -156,7 +156,7 @@ static void emit_text(out_sink *next, const char *text, size_t len) {
 }
 
 /* The earliest stop string that ends at or after byte `from` of pending; its start, or -1. */
-static long stops_find(const out_stops *st, size_t from, size_t *stop_len) {
+static long stops_find(const out_stops *st, size_t from, size_t *stop_len, int *which) {
     const lm_buf *t = &st->pending;
     long best = -1;
     for (int i = 0; i < st->n_stop; i++) {
@@ -167,6 +167,7 @@ static long stops_find(const out_stops *st, size_t from, size_t *stop_len) {
         if (hit && (best < 0 || hit - t->data < best)) {
             best = hit - t->data;
             *stop_len = n;
+            *which = i;
         }
     }
     return best;
@@ -204,9 +205,10 @@ static lm_status stops_push(out_stage *self, const out_event *ev, out_sink *next
     buf_append(&st->pending, ev->text ? ev->text : "", ev->len);
     if (st->pending.oom) return LM_ERR_NOMEM;
     size_t stop_len = 0;
-    long at = stops_find(st, before, &stop_len);
+    int which = 0;
+    long at = stops_find(st, before, &stop_len, &which);
     if (at >= 0) {
-        st->stopped = 1;
+        st->stopped = 1 + which;
         emit_text(next, st->pending.data, st->include ? (size_t)at + stop_len : (size_t)at);
         buf_reset(&st->pending);
         return LM_OK;

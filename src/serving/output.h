@@ -98,7 +98,7 @@ typedef struct {
     int n_stop;
     int include;                 /* include_stop_str_in_output */
     lm_buf pending;              /* text held back */
-    int stopped;
+    int stopped;                 /* 0, or 1 + the index of the stop string found */
 } out_stops;
 
 void out_stops_init(out_stops *st, const char *const *stop, int n_stop, int include);
@@ -130,7 +130,8 @@ void out_chain_init(out_chain *c, const tok_tokenizer *t, int skip_special, cons
                     int n_stop, int include_stop, out_stage *reasoning, out_stage *tools);
 /* Feeds one generated token id through the chain. */
 lm_status out_chain_push_token(out_chain *c, int32_t id);
-/* 1 once a stop string has been found (the generation ends there). */
+/* Non-zero once a stop string has been found (the generation ends there): 1 + its index among
+ * the request's stop strings. */
 int out_chain_stopped(const out_chain *c);
 /* The end of the generation: with flush_detok, the detokenizer's incomplete bytes are released
  * (as U+FFFD; they may still complete a stop string), then every stage flushes in order. */

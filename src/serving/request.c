@@ -224,6 +224,7 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
             chunk->prompt_tokens = r->prompt_tokens;
             chunk->completion_tokens = r->completion_tokens;
             chunk->cached_tokens = (size_t)r->shared * (size_t)r->s->block_size;
+            chunk->stop_string = r->finish == GEN_FINISH_STOP ? r->stop_string : 0;
             chunk->err = r->err;
             r->finish_polled = 1;
         }
@@ -270,7 +271,10 @@ void request_finish(gen_request *r, gen_finish why, const lm_error *err) {
      * stop string); a cancel or an error only releases what the stages hold */
     int natural = why == GEN_FINISH_STOP || why == GEN_FINISH_LENGTH;
     out_chain_finish(&r->chain, natural);
-    if (natural && out_chain_stopped(&r->chain)) why = GEN_FINISH_STOP;
+    if (natural && out_chain_stopped(&r->chain)) {
+        why = GEN_FINISH_STOP;
+        r->stop_string = out_chain_stopped(&r->chain);
+    }
     deliver(r, NULL, why, err);
 }
 
@@ -315,6 +319,7 @@ void request_on_logits(servable *s, gen_request *r, const float *logits) {
     out_chain_push_token(&r->chain, id);
     if (out_chain_stopped(&r->chain)) { /* a stop string: the text ends before (or after) it */
         r->finished = 1;
+        r->stop_string = out_chain_stopped(&r->chain);
         out_chain_finish(&r->chain, 0);
         deliver(r, tok, GEN_FINISH_STOP, NULL);
         return;

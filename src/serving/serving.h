@@ -214,6 +214,8 @@ typedef struct {
     gen_token *tokens;           /* tokens whose text is in `text` (when logprobs was asked) */
     size_t n_tokens;
     gen_finish finish;           /* set once, on the last chunk */
+    int stop_string;             /* finish STOP at a stop string: 1 + its index in
+                                  * gen_params.stop; 0 otherwise (EOS, other finishes) */
     size_t prompt_tokens;        /* usage, valid when finish != NONE */
     size_t completion_tokens;
     size_t cached_tokens;        /* prompt tokens served from the prefix cache (in prompt_tokens) */

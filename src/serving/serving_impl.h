@@ -63,6 +63,7 @@ struct gen_request {
     gen_token *out_tokens;
     size_t n_out_tokens, cap_out_tokens;
     gen_finish finish;           /* set by the loop when done */
+    int stop_string;             /* 1 + the index of the stop string that ended it; 0: none */
     int finish_polled;
     size_t prompt_tokens, completion_tokens;
     lm_error err;

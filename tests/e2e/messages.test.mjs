@@ -84,6 +84,22 @@ test("the client's MessageStream helper gives the unary message", async () => {
   assert.equal(promptTokens(final.usage), promptTokens(unary.usage));
 });
 
+test('a stop sequence ends the message with stop_reason stop_sequence, unary and streamed', async () => {
+  const free = await client.messages.create({ ...params, max_tokens: 32 });
+  const full = text(free);
+  const word = full.trim().split(/\s+/)[2]; // greedy, so the same text comes again
+  assert.ok(word && full.indexOf(word) > 0, `a stop word in ${JSON.stringify(full)}`);
+  const stopped = { ...params, max_tokens: 32, stop_sequences: ['never-generated-xyz', word] };
+  const m = await client.messages.create(stopped);
+  assert.equal(m.stop_reason, 'stop_sequence');
+  assert.equal(m.stop_sequence, word);
+  assert.equal(text(m), full.slice(0, full.indexOf(word)));
+  const final = await client.messages.stream(stopped).finalMessage();
+  assert.equal(final.stop_reason, 'stop_sequence');
+  assert.equal(final.stop_sequence, word);
+  assert.deepEqual(final.content, m.content);
+});
+
 test('count_tokens counts the rendered prompt', async () => {
   const { model, system, messages } = params;
   const c = await client.messages.countTokens({ model, system, messages });

@@ -41,7 +41,7 @@ static void test_stops_hold_and_cut(void **state) {
     push(&st, &c, "AY\n");
     assert_string_equal(buf_cstr(&c.text), "Hello STAY"); /* "\n" may start "\n\n" */
     push(&st, &c, "\nafter");
-    assert_true(st.stopped);
+    assert_int_equal(st.stopped, 2); /* 1 + the index of "\n\n": which stop string ended it */
     assert_string_equal(buf_cstr(&c.text), "Hello STAY");
     push(&st, &c, "more"); /* dropped */
     assert_int_equal(st.base.flush(&st.base, &c.sink), LM_OK);
@@ -176,12 +176,12 @@ static void test_chain_stop_ends_text(void **state) {
     tok_ids ids = {0};
     const char *text = "Once upon a time there was";
     assert_int_equal(tok_encode(t, text, strlen(text), 0, &ids, &err), LM_OK);
-    static const char *const stops[] = {"time"};
+    static const char *const stops[] = {"dragon", "time"};
     out_chain c;
-    out_chain_init(&c, t, 1, stops, 1, 0, NULL, NULL);
+    out_chain_init(&c, t, 1, stops, 2, 0, NULL, NULL);
     size_t i = 0;
     while (i < ids.n && !out_chain_stopped(&c)) assert_int_equal(out_chain_push_token(&c, ids.ids[i++]), LM_OK);
-    assert_true(out_chain_stopped(&c));
+    assert_int_equal(out_chain_stopped(&c), 2); /* "time", the second */
     assert_true(i < ids.n); /* it stopped before the end of the text */
     assert_int_equal(out_chain_finish(&c, 0), LM_OK);
     assert_non_null(strstr(buf_cstr(&c.out.text), "upon a "));
