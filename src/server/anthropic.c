@@ -36,9 +36,10 @@ static void add_system(xlate *x, const char *text, size_t len) {
     buf_fini(&b);
 }
 
-/* Text of a string or an array of text blocks (joined with "\n"); other block types are refused
- * (tool results and system prompts carry text only here). */
-static lm_status text_blocks(json_t *v, const char *path, lm_buf *out, oai_error *err) {
+/* Text of a string or an array of text blocks (joined with "\n"). Other block types are refused,
+ * except in a tool result (tool_result = 1): there an image or document becomes a note and a
+ * tool_reference (Claude Code's tool search) its tool's name, so that an agent's loop goes on. */
+static lm_status text_blocks(json_t *v, const char *path, int tool_result, lm_buf *out, oai_error *err) {
     if (json_is_string(v)) {
         buf_append(out, json_string_value(v), json_string_length(v));
         return LM_OK;
@@ -52,6 +53,18 @@ static lm_status text_blocks(json_t *v, const char *path, lm_buf *out, oai_error
         if (!json_is_object(b)) return fail_type(err, p, "an object");
         const char *type = json_string_value(json_object_get(b, "type"));
         if (!type) return oai_fail(err, LM_ERR_INVALID, p, "%s.type: Field required", p);
+        if (tool_result && (strcmp(type, "image") == 0 || strcmp(type, "document") == 0)) {
+            log_info("messages: %s of type '%s' in a tool result replaced by a note", p, type);
+            if (out->len > 0) buf_append_char(out, '\n');
+            buf_printf(out, "[%s omitted: lmserve serves text-only models]", type);
+            continue;
+        }
+        if (tool_result && strcmp(type, "tool_reference") == 0) {
+            const char *name = json_string_value(json_object_get(b, "tool_name"));
+            if (out->len > 0) buf_append_char(out, '\n');
+            buf_printf(out, "[tool loaded: %s]", name ? name : "?");
+            continue;
+        }
         if (strcmp(type, "text") != 0)
             return oai_fail(err, LM_ERR_UNSUPPORTED, p,
                             "%s: content block type '%s' is not supported here: lmserve serves text-only models", p,
@@ -108,7 +121,7 @@ static lm_status parse_message(xlate *x, json_t *m, const char *path, oai_error 
     lm_buf text = {0}, thinking = {0};
     lm_status s = LM_OK;
     if (system) {
-        s = text_blocks(content, p, &text, err);
+        s = text_blocks(content, p, 0, &text, err);
         if (s == LM_OK && x->turns == 0) {
             add_system(x, buf_cstr(&text), text.len);
         } else if (s == LM_OK) {
@@ -154,7 +167,7 @@ static lm_status parse_message(xlate *x, json_t *m, const char *path, oai_error 
                 lm_buf out = {0};
                 json_t *c = proto_field(b, "content");
                 snprintf(q, sizeof q, "%s.content", p);
-                if (c) s = text_blocks(c, q, &out, err);
+                if (c) s = text_blocks(c, q, 1, &out, err);
                 if (s == LM_OK)
                     json_array_append_new(x->messages, json_pack("{s:s, s:O, s:s%}", "role", "tool", "tool_call_id", id,
                                                                  "content", buf_cstr(&out), out.len));
@@ -200,7 +213,7 @@ static lm_status parse_messages(json_t *root, xlate *x, oai_error *err) {
     json_t *sys = proto_field(root, "system");
     if (sys) {
         lm_buf t = {0};
-        lm_status s = text_blocks(sys, "system", &t, err);
+        lm_status s = text_blocks(sys, "system", 0, &t, err);
         if (s == LM_OK) add_system(x, buf_cstr(&t), t.len);
         buf_fini(&t);
         LM_TRY(s);

@@ -48,8 +48,13 @@ static void add_system(xlate *x, const char *text, size_t len) {
     buf_fini(&b);
 }
 
-/* Joins the text of a content-part array (parts of the given text types) with "\n". */
-static lm_status join_parts(json_t *parts, const char *path, lm_buf *out, oai_error *err) {
+/* What a tool's image or file output becomes: the model is told, the agent's loop goes on. */
+#define MEDIA_OMITTED "[%s omitted: lmserve serves text-only models]"
+
+/* Joins the text of a content-part array (parts of the given text types) with "\n". Image and
+ * file parts are refused, except in a tool's output (tool_output), where a note replaces them:
+ * an agent's tool (Codex's view_image) may return one, and refusing would end its session. */
+static lm_status join_parts(json_t *parts, const char *path, int tool_output, lm_buf *out, oai_error *err) {
     char p[256];
     size_t i;
     json_t *part;
@@ -59,6 +64,12 @@ static lm_status join_parts(json_t *parts, const char *path, lm_buf *out, oai_er
         const char *type = json_string_value(json_object_get(part, "type"));
         if (!type) return oai_fail(err, LM_ERR_INVALID, p, "%s.type is missing", p);
         const char *key = "text";
+        if (tool_output && (strcmp(type, "input_image") == 0 || strcmp(type, "input_file") == 0)) {
+            log_info("responses: %s of type '%s' in a tool output replaced by a note", p, type);
+            if (out->len > 0) buf_append_char(out, '\n');
+            buf_printf(out, MEDIA_OMITTED, type + 6);
+            continue;
+        }
         if (strcmp(type, "refusal") == 0) {
             key = "refusal";
         } else if (strcmp(type, "input_text") != 0 && strcmp(type, "output_text") != 0 &&
@@ -80,13 +91,13 @@ static lm_status join_parts(json_t *parts, const char *path, lm_buf *out, oai_er
 }
 
 /* A content value that may be a string or an array of parts, as one string. */
-static lm_status content_text(json_t *content, const char *path, lm_buf *out, oai_error *err) {
+static lm_status content_text(json_t *content, const char *path, int tool_output, lm_buf *out, oai_error *err) {
     if (!content) return LM_OK;
     if (json_is_string(content)) {
         buf_append(out, json_string_value(content), json_string_length(content));
         return LM_OK;
     }
-    if (json_is_array(content)) return join_parts(content, path, out, err);
+    if (json_is_array(content)) return join_parts(content, path, tool_output, out, err);
     return fail_type(err, path, "a string or an array of content parts");
 }
 
@@ -108,7 +119,7 @@ static lm_status item_message(xlate *x, json_t *item, const char *path, oai_erro
                         role);
     snprintf(p, sizeof p, "%s.content", path);
     lm_buf text = {0};
-    lm_status s = content_text(json_object_get(item, "content"), p, &text, err);
+    lm_status s = content_text(json_object_get(item, "content"), p, 0, &text, err);
     if (s != LM_OK) {
         buf_fini(&text);
         return s;
@@ -170,7 +181,7 @@ static lm_status item_function_call_output(xlate *x, json_t *item, const char *p
     json_t *output = json_object_get(item, "output");
     if (!output) return oai_fail(err, LM_ERR_INVALID, p, "%s is missing", p);
     lm_buf text = {0};
-    lm_status s = content_text(output, p, &text, err);
+    lm_status s = content_text(output, p, 1, &text, err);
     if (s == LM_OK)
         json_array_append_new(x->messages, json_pack("{s:s, s:O, s:s%}", "role", "tool", "tool_call_id", id, "content",
                                                      buf_cstr(&text), text.len));
@@ -192,7 +203,7 @@ static lm_status item_reasoning(xlate *x, json_t *item, const char *path, oai_er
     if (!parts) return LM_OK;
     if (!json_is_array(parts)) return fail_type(err, p, "an array");
     lm_buf text = {0};
-    lm_status s = join_parts(parts, p, &text, err);
+    lm_status s = join_parts(parts, p, 0, &text, err);
     if (s == LM_OK && text.len > 0) {
         if (x->has_reasoning) buf_append_char(&x->reasoning, '\n');
         buf_append(&x->reasoning, text.data, text.len);

@@ -89,6 +89,21 @@ static void test_conversation(void **state) {
     anth_request_fini(&r);
 }
 
+/* Tool results may hold images and Claude Code's tool references: notes replace them. */
+static void test_tool_result_blocks(void **state) {
+    (void)state;
+    anth_request r;
+    oai_error e;
+    assert_int_equal(parse("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                           "\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":\"tool_reference\",\"tool_name\":"
+                           "\"WebFetch\"},{\"type\":\"image\",\"source\":{}},{\"type\":\"text\",\"text\":\"done\"}]}]}]}",
+                           0, &r, &e),
+                     LM_OK);
+    assert_string_equal(str_at(json_object_get(r.chat, "messages"), "0.content"),
+                        "[tool loaded: WebFetch]\n[image omitted: lmserve serves text-only models]\ndone");
+    anth_request_fini(&r);
+}
+
 static void test_tools_and_options(void **state) {
     (void)state;
     anth_request r;
@@ -412,6 +427,7 @@ static void test_writer_failure(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conversation),
+        cmocka_unit_test(test_tool_result_blocks),
         cmocka_unit_test(test_tools_and_options),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_body),

@@ -116,6 +116,22 @@ static void test_items(void **state) {
     resp_request_fini(&r);
 }
 
+/* A tool may return an image (Codex's view_image): a note replaces it, the loop goes on. */
+static void test_tool_output_media(void **state) {
+    (void)state;
+    resp_request r;
+    oai_error e;
+    assert_int_equal(parse("{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"look\"},"
+                           "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"view_image\",\"arguments\":\"{}\"},"
+                           "{\"type\":\"function_call_output\",\"call_id\":\"c\",\"output\":[{\"type\":\"input_text\","
+                           "\"text\":\"pic:\"},{\"type\":\"input_image\",\"image_url\":\"data:x\"}]}]}",
+                           &r, &e),
+                     LM_OK);
+    assert_string_equal(str_at(json_object_get(r.chat, "messages"), "2.content"),
+                        "pic:\n[image omitted: lmserve serves text-only models]");
+    resp_request_fini(&r);
+}
+
 static void test_tools(void **state) {
     (void)state;
     resp_request r;
@@ -521,6 +537,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string_input),
         cmocka_unit_test(test_items),
+        cmocka_unit_test(test_tool_output_media),
         cmocka_unit_test(test_tools),
         cmocka_unit_test(test_sampling_format_reasoning),
         cmocka_unit_test(test_errors),
