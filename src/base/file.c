@@ -1,6 +1,7 @@
 /* file.c — whole-file reads and path helpers. */
 #include "base/file.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,22 +13,46 @@ int file_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-char *file_read_all(const char *path, size_t max, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+lm_status file_read(const char *path, size_t max, char **out, size_t *len, lm_error *err) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        int e = errno;
+        err_set(err, LM_ERR_IO, "cannot open %s: %s", path, strerror(e));
+        errno = e;
+        return LM_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return err_set(err, LM_ERR_IO, "cannot read %s: it is a folder", path);
+    }
     lm_buf b = {0};
     char chunk[8192];
-    size_t n;
-    while (b.len <= max && (n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || b.oom || b.len > max) {
+    size_t got;
+    /* at most one chunk past the limit: the size is known without trusting st_size */
+    while (b.len <= max && (got = fread(chunk, 1, sizeof chunk, fp)) > 0) buf_append(&b, chunk, got);
+    int rerr = ferror(fp);
+    fclose(fp);
+    lm_status s = LM_OK;
+    if (rerr) s = err_set(err, LM_ERR_IO, "cannot read %s", path);
+    else if (b.oom) s = err_set(err, LM_ERR_NOMEM, "out of memory reading %s", path);
+    else if (b.len > max) s = err_set(err, LM_ERR_LIMIT, "%s is larger than the %zu bytes allowed", path, max);
+    if (s == LM_OK && !b.data) buf_append(&b, "", 0);
+    if (s == LM_OK && b.oom) s = err_set(err, LM_ERR_NOMEM, "out of memory reading %s", path);
+    if (s != LM_OK) {
         buf_fini(&b);
-        return NULL;
+        return s;
     }
-    if (!b.data) buf_append(&b, "", 0);
+    *out = b.data;
     if (len) *len = b.len;
-    return b.data;
+    return LM_OK;
+}
+
+char *file_read_all(const char *path, size_t max, size_t *len) {
+    char *out = NULL;
+    return file_read(path, max, &out, len, NULL) == LM_OK ? out : NULL;
 }
 
 void file_model_dir(const char *path, char *out, size_t size) {

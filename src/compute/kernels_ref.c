@@ -1,5 +1,5 @@
-/* kernels_ref.c — scalar reference kernels (clear over clever: the oracle for SIMD variants),
- * the f16/bf16 conversions, and the run-time choice of a kernel set. */
+/* kernels_ref.c — scalar reference kernels (clear over clever: the oracle for SIMD variants) and
+ * the f16/bf16 conversions. The run-time choice of a kernel set is kernels_pick.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,33 +172,4 @@ void kern_matvec(const kern_set *k, ggml_type t, const void *w, size_t row_bytes
 
 void kern_row_to_f32(ggml_type t, const void *row, int64_t n, float *out) {
     quant_dequantize_row(t, row, n, out);
-}
-
-/* ---- dispatch ------------------------------------------------------------------------------ */
-
-size_t kern_available(const kern_set **out, size_t max) {
-    const cpu_features *f = cpu_features_get();
-    size_t n = 0;
-    if (n < max) out[n++] = &g_reference;
-    if (f->avx2 && f->fma && f->f16c && n < max) out[n++] = kern_avx2();
-    if (f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl && n < max)
-        out[n++] = kern_avx512();
-    return n;
-}
-
-static const kern_set *choose(void) {
-    const kern_set *sets[8];
-    size_t n = kern_available(sets, 8);
-    const char *force = getenv("LM_KERNELS");
-    if (force && *force) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(sets[i]->name, force) == 0) return sets[i];
-    }
-    return sets[n - 1]; /* sets are listed from plainest to best */
-}
-
-const kern_set *kern_best(void) {
-    static const kern_set *chosen; /* benign race: every thread computes the same pointer */
-    if (!chosen) chosen = choose();
-    return chosen;
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/limits.h"
 #include "repo/pbtxt.h"
 
@@ -177,43 +178,6 @@ static folder_kind folder_model(const char *dir, char **gguf) {
     else if (k == FOLDER_SEVERAL) *gguf = strdup(buf_cstr(&names));
     buf_fini(&names);
     return k;
-}
-
-/* Reads a whole file of at most `limit` bytes (NUL-terminated). */
-static lm_status read_file(const char *path, size_t limit, char **out, size_t *len, lm_error *err) {
-    *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return err_set(err, LM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return err_set(err, LM_ERR_IO, "cannot read %s: it is a folder", path);
-    }
-    lm_buf b = {0};
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        buf_append(&b, chunk, got);
-        if (b.len > limit) break;
-    }
-    int rerr = ferror(fp);
-    fclose(fp);
-    if (rerr) {
-        buf_fini(&b);
-        return err_set(err, LM_ERR_IO, "cannot read %s", path);
-    }
-    if (b.oom) {
-        buf_fini(&b);
-        return nomem(err);
-    }
-    if (b.len > limit) {
-        buf_fini(&b);
-        return err_set(err, LM_ERR_LIMIT, "%s is larger than the %zu bytes allowed", path, limit);
-    }
-    *len = b.len;
-    *out = b.data ? b.data : strdup("");
-    if (!*out) return nomem(err);
-    return LM_OK;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -784,7 +748,7 @@ static lm_status read_list(repo_config *c, const char *path, const char *dir, js
 lm_status repo_load_config(const char *path, repo_config *out, lm_error *err) {
     char *text = NULL;
     size_t len = 0;
-    LM_TRY(read_file(path, LM_REPO_MAX_CONFIG_BYTES, &text, &len, err));
+    LM_TRY(file_read(path, LM_REPO_MAX_CONFIG_BYTES, &text, &len, err));
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
+
 repo_graph_opts repo_graph_defaults(void) {
     repo_graph_opts o = {
         .models_path = "./",
@@ -45,11 +47,7 @@ static void put_string(lm_buf *b, const char *s, char quote) {
 }
 
 static int valid_utf8(const char *s) {
-    if (!s) return 1;
-    json_t *j = json_string(s); /* jansson validates UTF-8 */
-    int ok = j != NULL;
-    json_decref(j);
-    return ok;
+    return !s || utf8_is_valid(s, strlen(s));
 }
 
 /* plugin_config: the given object plus MAX_PROMPT_LEN, KV_CACHE_PRECISION and CACHE_DIR; NULL

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/limits.h"
 
 /* ---------------------------------------------------------------- config.json in and out */
@@ -22,28 +23,17 @@
 static lm_status load_json(const char *path, json_t **root, int *exists, lm_error *err) {
     *root = NULL;
     *exists = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        if (errno == ENOENT) return LM_OK;
-        return err_set(err, LM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    }
+    char *text = NULL;
+    size_t len = 0;
+    lm_error rerr;
+    err_clear(&rerr);
+    lm_status s = file_read(path, LM_REPO_MAX_CONFIG_BYTES, &text, &len, &rerr);
+    if (s == LM_ERR_IO && errno == ENOENT) return LM_OK; /* a missing file is no error here */
+    if (s != LM_OK) return err_set(err, s, "%s", rerr.msg);
     *exists = 1;
-    lm_buf b = {0};
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0 && b.len <= LM_REPO_MAX_CONFIG_BYTES)
-        buf_append(&b, chunk, got);
-    int rerr = ferror(fp);
-    fclose(fp);
-    lm_status s = LM_OK;
-    if (rerr) s = err_set(err, LM_ERR_IO, "cannot read %s", path);
-    else if (b.oom) s = err_set(err, LM_ERR_NOMEM, "out of memory");
-    else if (b.len > LM_REPO_MAX_CONFIG_BYTES)
-        s = err_set(err, LM_ERR_LIMIT, "%s is larger than the %u bytes allowed", path,
-                    (unsigned)LM_REPO_MAX_CONFIG_BYTES);
-    if (s == LM_OK) {
+    {
         json_error_t je;
-        *root = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
+        *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
         if (!*root) {
             int fresh = err && err->code == LM_OK;
             s = err_set(err, LM_ERR_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
@@ -56,7 +46,7 @@ static lm_status load_json(const char *path, json_t **root, int *exists, lm_erro
                         path);
         }
     }
-    buf_fini(&b);
+    free(text);
     if (s != LM_OK) {
         json_decref(*root);
         *root = NULL;

@@ -12,56 +12,14 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/limits.h"
-
-/* ---------------------------------------------------------------- arena */
-
-/* Bump allocator: fields and texts of one document, freed together. */
-typedef struct arena_block {
-    struct arena_block *prev;
-    size_t used, cap;
-    max_align_t data[]; /* aligned storage */
-} arena_block;
-
-#define ARENA_BLOCK (16u << 10)
-
-static void *arena_alloc(arena_block **top, size_t n) {
-    size_t a = sizeof(max_align_t);
-    n = (n + a - 1) / a * a;
-    arena_block *b = *top;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
-        b->prev = *top;
-        b->used = 0;
-        b->cap = cap;
-        *top = b;
-    }
-    void *p = (char *)b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-static char *arena_strndup(arena_block **top, const char *s, size_t n) {
-    char *p = arena_alloc(top, n + 1);
-    if (!p) return NULL;
-    if (n) memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
-static void arena_free(arena_block *b) {
-    while (b) {
-        arena_block *prev = b->prev;
-        free(b);
-        b = prev;
-    }
-}
+#include "base/utf8.h"
 
 struct pbtxt_doc {
-    arena_block *arena;
+    lm_arena arena;              /* fields and texts of the document, freed together */
     pbtxt_field root;
 };
 
@@ -126,7 +84,7 @@ typedef struct {
     const char *source;
     token tok;           /* current (peeked) token */
     lm_error *err;
-    arena_block *arena;
+    lm_arena arena;
     size_t n_fields;
     lm_buf sbuf;         /* unescaped bytes of the string being read */
 } parser;
@@ -247,27 +205,7 @@ static int hexval(int c) {
 
 static void put_utf8(lm_buf *b, uint32_t cp) {
     char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    buf_append(b, u, n);
+    buf_append(b, u, utf8_encode(cp, u));
 }
 
 /* Appends the unescaped contents of the current string token to ps->sbuf. */
@@ -390,7 +328,7 @@ static lm_status parse_scalar(parser *ps, pbtxt_field *f) {
         }
         f->type = PBTXT_STRING;
         f->len = ps->sbuf.len;
-        f->text = arena_strndup(&ps->arena, ps->sbuf.data ? ps->sbuf.data : "", ps->sbuf.len);
+        f->text = arena_strdup(&ps->arena, ps->sbuf.data ? ps->sbuf.data : "", ps->sbuf.len);
         if (!f->text) return err_set(ps->err, LM_ERR_NOMEM, "%s: out of memory", ps->source);
         return LM_OK;
     }
@@ -436,7 +374,7 @@ static void link_field(pbtxt_field *msg, pbtxt_field **tail, pbtxt_field *f) {
  * normalised name in the arena. */
 static lm_status parse_name(parser *ps, const char **name, int *extension) {
     if (ps->tok.kind == TOK_IDENT) {
-        *name = arena_strndup(&ps->arena, ps->tok.start, ps->tok.len);
+        *name = arena_strdup(&ps->arena, ps->tok.start, ps->tok.len);
         *extension = 0;
         if (!*name) return err_set(ps->err, LM_ERR_NOMEM, "%s: out of memory", ps->source);
         return next_token(ps);
@@ -462,7 +400,7 @@ static lm_status parse_name(parser *ps, const char **name, int *extension) {
     }
     if (s == LM_OK) {
         if (b.oom) s = err_set(ps->err, LM_ERR_NOMEM, "%s: out of memory", ps->source);
-        else if (!(*name = arena_strndup(&ps->arena, b.data, b.len)))
+        else if (!(*name = arena_strdup(&ps->arena, b.data, b.len)))
             s = err_set(ps->err, LM_ERR_NOMEM, "%s: out of memory", ps->source);
         else
             s = next_token(ps); /* past ']' */
@@ -563,7 +501,8 @@ lm_status pbtxt_parse(const char *text, size_t len, const char *source, pbtxt_do
     pbtxt_doc *doc = calloc(1, sizeof *doc);
     if (!doc) return err_set(err, LM_ERR_NOMEM, "%s: out of memory", source);
     parser ps = {.p = text, .end = text + len, .line = 1, .col = 1, .err = err};
-    ps.source = arena_strndup(&ps.arena, source, strlen(source));
+    arena_init(&ps.arena, 0);
+    ps.source = arena_strdup(&ps.arena, source, strlen(source));
     lm_status s = ps.source ? LM_OK : err_set(err, LM_ERR_NOMEM, "%s: out of memory", source);
     if (s == LM_OK) {
         doc->root.name = "";
@@ -585,43 +524,18 @@ lm_status pbtxt_parse(const char *text, size_t len, const char *source, pbtxt_do
 
 lm_status pbtxt_parse_file(const char *path, pbtxt_doc **out, lm_error *err) {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return err_set(err, LM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return err_set(err, LM_ERR_IO, "cannot read %s: it is a folder", path);
-    }
-    /* Read at most one byte past the limit: the size is known without trusting st_size. */
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    lm_status s = LM_OK;
-    while (buf) {
-        size_t want = cap - len;
-        size_t got = fread(buf + len, 1, want, fp);
-        len += got;
-        if (got < want) break;
-        if (len > LM_PBTXT_MAX_BYTES) break;
-        char *grown = realloc(buf, cap * 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        cap *= 2;
-    }
-    if (!buf) s = err_set(err, LM_ERR_NOMEM, "%s: out of memory", path);
-    else if (ferror(fp)) s = err_set(err, LM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    fclose(fp);
-    if (s == LM_OK) s = pbtxt_parse(buf, len, path, out, err);
+    /* one byte past the limit reaches pbtxt_parse, which reports the limit as it always has */
+    char *buf = NULL;
+    size_t len = 0;
+    LM_TRY(file_read(path, (size_t)LM_PBTXT_MAX_BYTES + 1, &buf, &len, err));
+    lm_status s = pbtxt_parse(buf, len, path, out, err);
     free(buf);
     return s;
 }
 
 void pbtxt_destroy(pbtxt_doc *doc) {
     if (!doc) return;
-    arena_free(doc->arena);
+    arena_fini(&doc->arena);
     free(doc);
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -38,9 +39,7 @@ static lm_status apply(registry *reg, const repo_config *c, int *changed, lm_err
 
 /* Waits up to `seconds` on cv, or until *stop. Caller holds mu. */
 static void wait_or_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stop, int seconds) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += seconds;
+    struct timespec ts = clock_deadline((int64_t)seconds * 1000);
     while (!*stop)
         if (pthread_cond_timedwait(cv, mu, &ts) != 0) break;
 }
@@ -209,7 +208,7 @@ lm_status repo_reloader_create(const char *config_path, int poll_s, repo_reloade
     rl->poll_s = poll_s > 0 ? poll_s : 0;
     pthread_mutex_init(&rl->mu, NULL);
     pthread_mutex_init(&rl->stop_mu, NULL);
-    pthread_cond_init(&rl->stop_cv, NULL);
+    clock_cond_init(&rl->stop_cv);
     rl->mgr = (repo_manager){reloader_start, reloader_reload, reloader_stop, NULL, rl};
     *out = rl;
     return LM_OK;

@@ -2,6 +2,8 @@
  * logprobs in OpenAI's chat and completions shapes, error bodies, SSE framing. */
 #include "server/oai.h"
 
+#include "base/utf8.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,34 +13,15 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlong forms,
- * surrogates and code points past U+10FFFF are invalid, as jansson also says). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    return len;
-}
-
 json_t *oai_json_string_lossy(const char *s, size_t len) {
     json_t *j = json_stringn(s, len);
     if (j) return j; /* valid already (the common case) */
     lm_buf b = {0};
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq(u + i, len - i);
+        /* one U+FFFD per byte that starts no valid character (the bytes stay countable: a
+         * token's text shows as many marks as it has stray bytes) */
+        size_t k = utf8_valid_len(u + i, len - i);
         if (k) {
             buf_append(&b, s + i, k);
             i += k;

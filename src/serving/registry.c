@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 typedef struct {
@@ -56,7 +57,7 @@ lm_status registry_create(registry **out, lm_error *err) {
     registry *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, LM_ERR_NOMEM, "out of memory creating the model registry");
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->settled, NULL);
+    clock_cond_init(&r->settled);
     *out = r;
     return LM_OK;
 }
@@ -577,16 +578,7 @@ lm_status registry_sync(registry *r, const registry_model *models, size_t n, int
 }
 
 int registry_wait_settled(registry *r, int timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (timeout_ms >= 0) {
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec ts = clock_deadline(timeout_ms);
     pthread_mutex_lock(&r->mu);
     while (r->busy > 0) {
         if (timeout_ms < 0) pthread_cond_wait(&r->settled, &r->mu);

@@ -6,6 +6,8 @@
  * the reader. */
 #include "serving/serving_impl.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -138,7 +140,7 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     gen_request *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, LM_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    clock_cond_init(&r->cv);
     r->s = s;
     servable_retain(s); /* dropped by request_free */
     r->p = *p;
@@ -191,14 +193,7 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
     if (timeout_ms < 0) {
         while (!has_output(r)) pthread_cond_wait(&r->cv, &r->mu);
     } else if (timeout_ms > 0 && !has_output(r)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline(timeout_ms);
         while (!has_output(r))
             if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT) break;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "model/source.h"
 #include "serving/replay_load.h"
@@ -131,7 +132,7 @@ lm_status servable_create(const servable_config *cfg, servable **out, lm_error *
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->ref_mu, NULL);
-    pthread_cond_init(&s->ref_cv, NULL);
+    clock_cond_init(&s->ref_cv);
     s->refs = 1; /* the owner's, dropped by servable_destroy */
     atomic_store(&s->state, SERVABLE_LOADING);
     struct timespec t0, t1;
@@ -217,14 +218,7 @@ int servable_wait_idle(servable *s, int timeout_ms) {
     if (timeout_ms < 0) {
         while (s->refs > 1) pthread_cond_wait(&s->ref_cv, &s->ref_mu);
     } else if (s->refs > 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline(timeout_ms);
         while (s->refs > 1)
             if (pthread_cond_timedwait(&s->ref_cv, &s->ref_mu, &ts) != 0) break;
     }

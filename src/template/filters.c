@@ -892,7 +892,7 @@ FILTER(f_wordcount) {
  * stored in the generator and raised by whatever consumes it (limits are not deferred). */
 static lm_status generator(tpl_rt *rt, lm_status st, tpl_value *out) {
     if (st == LM_ERR_INVALID || st == LM_ERR_UNSUPPORTED) {
-        char *msg = tpl_arena_strdup(&rt->arena, rt->err->msg, strlen(rt->err->msg));
+        char *msg = arena_strdup(&rt->arena, rt->err->msg, strlen(rt->err->msg));
         if (!msg) return st;
         err_clear(rt->err);
         LM_TRY(tpl_make_list(rt, NULL, 0, 0, out));

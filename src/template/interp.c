@@ -32,7 +32,7 @@ lm_status tpl_rt_nomem(tpl_rt *rt) {
 }
 
 void *tpl_rt_alloc(tpl_rt *rt, size_t n) {
-    void *p = tpl_arena_alloc(&rt->arena, n);
+    void *p = arena_alloc(&rt->arena, n);
     if (!p) tpl_rt_nomem(rt);
     return p;
 }
@@ -119,16 +119,16 @@ static lm_status frame_set(tpl_rt *rt, tpl_frame *f, uint32_t sym, const tpl_val
         return LM_OK;
     }
     if (!f->index && f->n >= FRAME_INDEX_AT && rt->nsyms) { /* many variables: index them */
-        f->index = tpl_arena_zalloc(&rt->arena, rt->nsyms * sizeof *f->index);
+        f->index = arena_zalloc(&rt->arena, rt->nsyms * sizeof *f->index);
         if (!f->index) return tpl_rt_nomem(rt);
         for (uint32_t i = 0; i < f->n; i++) f->index[f->syms[i]] = i + 1;
     }
     if (f->n == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
-        uint32_t *syms = tpl_arena_grow(&rt->arena, f->syms, f->cap * sizeof *syms, cap * sizeof *syms);
+        uint32_t *syms = arena_grow(&rt->arena, f->syms, f->cap * sizeof *syms, cap * sizeof *syms);
         if (!syms) return tpl_rt_nomem(rt);
         f->syms = syms;
-        tpl_value *vals = tpl_arena_grow(&rt->arena, f->vals, f->cap * sizeof *vals, cap * sizeof *vals);
+        tpl_value *vals = arena_grow(&rt->arena, f->vals, f->cap * sizeof *vals, cap * sizeof *vals);
         if (!vals) return tpl_rt_nomem(rt);
         f->vals = vals;
         f->cap = cap;

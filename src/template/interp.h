@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "base/error.h"
-#include "template/arena.h"
+#include "base/arena.h"
 #include "template/ast.h"
 #include "template/value.h"
 
@@ -28,8 +28,8 @@ typedef struct tpl_frame {
 } tpl_frame;
 
 typedef struct tpl_rt {
-    tpl_arena arena;           /* values, strings, scopes */
-    tpl_arena out_arena;       /* the top-level output only (so it grows in place) */
+    lm_arena arena;           /* values, strings, scopes */
+    lm_arena out_arena;       /* the top-level output only (so it grows in place) */
     tpl_sb *out;               /* where output goes now (the top, or a capture) */
     lm_error *err;
     json_t *ctx;               /* the render context object (top-level variables) */

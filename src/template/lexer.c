@@ -12,7 +12,7 @@
 
 enum { MODE_DATA, MODE_BLOCK, MODE_VAR };
 
-void tpl_lex_init(tpl_lexer *lx, const char *src, size_t len, tpl_arena *arena) {
+void tpl_lex_init(tpl_lexer *lx, const char *src, size_t len, lm_arena *arena) {
     memset(lx, 0, sizeof *lx);
     lx->src = src;
     lx->len = len;
@@ -353,7 +353,7 @@ static lm_status lex_unescape(tpl_lexer *lx, size_t start, const char *s, size_t
                               size_t *outn, lm_error *err) {
     /* Worst case: "\" + a 2-byte character (3 bytes) becomes "\xhh"-style text of up to 10. */
     if (n > (SIZE_MAX - 1) / 4) return err_set(err, LM_ERR_LIMIT, "string literal too long");
-    char *buf = tpl_arena_alloc(lx->arena, 4 * n + 1);
+    char *buf = arena_alloc(lx->arena, 4 * n + 1);
     if (!buf) return err_set(err, LM_ERR_NOMEM, "out of memory decoding a string literal");
     size_t o = 0;
     uint32_t pending_hi = 0; /* a \ud800-\udbff escape waiting for its low surrogate */

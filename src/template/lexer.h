@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "template/arena.h"
+#include "base/arena.h"
 
 typedef enum {
     TPL_TK_EOF = 0,
@@ -54,11 +54,11 @@ typedef struct {
     int nqueue, qhead;
     int line, col;      /* position of byte `scanned` (positions only move forward) */
     size_t scanned;
-    tpl_arena *arena;   /* decoded string literals live here */
+    lm_arena *arena;   /* decoded string literals live here */
 } tpl_lexer;
 
 /* Starts lexing `src` (valid UTF-8, "\n" line endings); decoded strings go to `arena`. */
-void tpl_lex_init(tpl_lexer *lx, const char *src, size_t len, tpl_arena *arena);
+void tpl_lex_init(tpl_lexer *lx, const char *src, size_t len, lm_arena *arena);
 
 /* Produces the next token; after TPL_TK_EOF it keeps returning TPL_TK_EOF. A lexical error
  * (unterminated string or comment, stray character, bad escape) returns LM_ERR_FORMAT with line

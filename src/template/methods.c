@@ -41,7 +41,7 @@ typedef struct {
 static lm_status vv_push(tpl_rt *rt, valvec *vv, tpl_value v) {
     if (vv->n == vv->cap) {
         size_t cap = vv->cap ? vv->cap * 2 : 8;
-        tpl_value *p = tpl_arena_grow(&rt->arena, vv->v, vv->cap * sizeof *p, cap * sizeof *p);
+        tpl_value *p = arena_grow(&rt->arena, vv->v, vv->cap * sizeof *p, cap * sizeof *p);
         if (!p) return tpl_rt_nomem(rt);
         vv->v = p;
         vv->cap = cap;

@@ -17,7 +17,7 @@ typedef struct {
     tpl_token tok;     /* current token */
     tpl_token ahead;   /* lookahead, valid when has_ahead */
     int has_ahead;
-    tpl_arena *a;
+    lm_arena *a;
     tpl_symtab *syms;
     lm_error *err;
     int depth, max_depth;
@@ -104,7 +104,7 @@ static void leave(parser *p) { p->depth--; }
 /* ---- nodes ---- */
 
 static tpl_node *node_at(parser *p, tpl_node_kind kind, int line, int col) {
-    tpl_node *n = tpl_arena_zalloc(p->a, sizeof *n);
+    tpl_node *n = arena_zalloc(p->a, sizeof *n);
     if (!n) {
         err_set(p->err, LM_ERR_NOMEM, "out of memory parsing template");
         return NULL;
@@ -128,7 +128,7 @@ typedef struct {
 static int kid_push(parser *p, kidvec *k, tpl_node *n) {
     if (k->n == k->cap) {
         uint32_t cap = k->cap ? k->cap * 2 : 4;
-        tpl_node **v = tpl_arena_grow(p->a, k->v, k->cap * sizeof *v, cap * sizeof *v);
+        tpl_node **v = arena_grow(p->a, k->v, k->cap * sizeof *v, cap * sizeof *v);
         if (!v) {
             err_set(p->err, LM_ERR_NOMEM, "out of memory parsing template");
             return 0;
@@ -157,7 +157,7 @@ static int intern(parser *p, const char *s, size_t n, uint32_t *sym) {
     tpl_symtab *t = p->syms;
     if (t->hcap == 0 || (t->n + 1) * 2 > t->hcap) { /* grow and rebuild the index */
         uint32_t hcap = t->hcap ? t->hcap * 2 : 64;
-        uint32_t *slots = tpl_arena_zalloc(p->a, hcap * sizeof *slots);
+        uint32_t *slots = arena_zalloc(p->a, hcap * sizeof *slots);
         if (!slots) goto nomem;
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t k = name_hash(t->names[i], t->lens[i]) & (hcap - 1);
@@ -177,10 +177,10 @@ static int intern(parser *p, const char *s, size_t n, uint32_t *sym) {
     }
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 32;
-        const char **names = tpl_arena_grow(p->a, t->names, t->cap * sizeof *names, cap * sizeof *names);
+        const char **names = arena_grow(p->a, t->names, t->cap * sizeof *names, cap * sizeof *names);
         if (!names) goto nomem;
         t->names = names;
-        size_t *lens = tpl_arena_grow(p->a, t->lens, t->cap * sizeof *lens, cap * sizeof *lens);
+        size_t *lens = arena_grow(p->a, t->lens, t->cap * sizeof *lens, cap * sizeof *lens);
         if (!lens) goto nomem;
         t->lens = lens;
         t->cap = cap;
@@ -619,7 +619,7 @@ static tpl_node *parse_primary(parser *p) {
         size_t len = p->tok.n;
         if (!advance(p)) return NULL;
         while (p->tok.type == TPL_TK_STRING) { /* adjacent literals concatenate */
-            char *cat = tpl_arena_alloc(p->a, len + p->tok.n + 1);
+            char *cat = arena_alloc(p->a, len + p->tok.n + 1);
             if (!cat) return fail(p, "out of memory");
             memcpy(cat, s, len);
             memcpy(cat + len, p->tok.p, p->tok.n);
@@ -1018,7 +1018,7 @@ static tpl_node *subparse(parser *p, const char *const *ends) {
     return result;
 }
 
-lm_status tpl_parse(const char *src, size_t len, tpl_arena *arena, tpl_symtab *syms,
+lm_status tpl_parse(const char *src, size_t len, lm_arena *arena, tpl_symtab *syms,
                     int max_nesting, tpl_node **root, lm_error *err) {
     parser p;
     memset(&p, 0, sizeof p);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "template/arena.h"
+#include "base/arena.h"
 #include "template/ast.h"
 
 /* Interned names of one template: symbol number i is names[i] (lens[i] bytes). */
@@ -28,7 +28,7 @@ typedef struct {
  * a BODY node. Nodes, decoded literals and symbol names are allocated in `arena` and may point
  * into `src`, which must outlive them. `max_nesting` bounds syntactic nesting. Syntax errors
  * return LM_ERR_FORMAT with line and column; LM_ERR_LIMIT when nesting is exceeded. */
-lm_status tpl_parse(const char *src, size_t len, tpl_arena *arena, tpl_symtab *syms,
+lm_status tpl_parse(const char *src, size_t len, lm_arena *arena, tpl_symtab *syms,
                     int max_nesting, tpl_node **root, lm_error *err);
 
 #endif

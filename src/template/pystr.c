@@ -7,60 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 /* ---- UTF-8 ---- */
 
 int tpl_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     const unsigned char *u = (const unsigned char *)s;
-    if (n == 0) return 0;
-    if (u[0] < 0x80) { *cp = u[0]; return 1; }
-    int len;
-    uint32_t c, min;
-    if ((u[0] & 0xe0) == 0xc0) { len = 2; c = u[0] & 0x1f; min = 0x80; }
-    else if ((u[0] & 0xf0) == 0xe0) { len = 3; c = u[0] & 0x0f; min = 0x800; }
-    else if ((u[0] & 0xf8) == 0xf0) { len = 4; c = u[0] & 0x07; min = 0x10000; }
-    else return 0;
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) return 0;
-        c = (c << 6) | (u[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    *cp = c;
-    return len;
+    size_t len = utf8_valid_len(u, n);
+    if (len) *cp = utf8_decode(u, len);
+    return (int)len;
 }
 
-int tpl_utf8_encode(uint32_t cp, char *out) {
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xc0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xe0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xf0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
-}
+int tpl_utf8_encode(uint32_t cp, char *out) { return (int)utf8_encode(cp, out); }
 
 int tpl_utf8_valid(const char *s, size_t n, size_t *bad_at) {
+    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        if ((unsigned char)s[i] < 0x80) { i++; continue; }
-        uint32_t cp;
-        int len = tpl_utf8_decode(s + i, n - i, &cp);
+        size_t len = utf8_valid_len(u + i, n - i);
         if (len == 0) {
             if (bad_at) *bad_at = i;
             return 0;
         }
-        i += (size_t)len;
+        i += len;
     }
     return 1;
 }

@@ -6,14 +6,14 @@
 #include <string.h>
 
 #include "base/limits.h"
-#include "template/arena.h"
+#include "base/arena.h"
 #include "template/interp.h"
 #include "template/lexer.h"
 #include "template/parser.h"
 #include "template/pystr.h"
 
 struct tpl_template {
-    tpl_arena arena;   /* source copy, AST, literals, symbols */
+    lm_arena arena;   /* source copy, AST, literals, symbols */
     const char *src;
     size_t len;
     tpl_node *root;
@@ -57,8 +57,8 @@ lm_status tpl_compile(const char *source, size_t len, tpl_template **out, lm_err
     }
     tpl_template *t = calloc(1, sizeof *t);
     if (!t) return err_set(err, LM_ERR_NOMEM, "out of memory compiling template");
-    tpl_arena_init(&t->arena, 0);
-    char *src = tpl_arena_alloc(&t->arena, len + 1);
+    arena_init(&t->arena, 0);
+    char *src = arena_alloc(&t->arena, len + 1);
     if (!src) {
         tpl_destroy(t);
         return err_set(err, LM_ERR_NOMEM, "out of memory compiling template");
@@ -104,9 +104,9 @@ lm_status tpl_render(const tpl_template *t, json_t *context, const tpl_options *
         return err_set(err, LM_ERR_INVALID, "template context must be a JSON object");
     tpl_rt rt;
     memset(&rt, 0, sizeof rt);
-    tpl_arena_init(&rt.arena, opt->max_memory);
+    arena_init(&rt.arena, opt->max_memory);
     /* the output has an arena of its own so that it grows in place; 2x for doubling slack */
-    tpl_arena_init(&rt.out_arena, opt->max_output > SIZE_MAX / 4 ? 0 : opt->max_output * 2 + (1u << 16));
+    arena_init(&rt.out_arena, opt->max_output > SIZE_MAX / 4 ? 0 : opt->max_output * 2 + (1u << 16));
     rt.err = err;
     rt.ctx = context;
     rt.max_depth = opt->max_depth > 0 ? opt->max_depth : 1;
@@ -138,13 +138,13 @@ lm_status tpl_render(const tpl_template *t, json_t *context, const tpl_options *
         buf_append(out, top.p ? top.p : "", top.n);
         if (out->oom) st = err_set(err, LM_ERR_NOMEM, "out of memory storing the rendered prompt");
     }
-    tpl_arena_fini(&rt.arena);
-    tpl_arena_fini(&rt.out_arena);
+    arena_fini(&rt.arena);
+    arena_fini(&rt.out_arena);
     return st;
 }
 
 void tpl_destroy(tpl_template *t) {
     if (!t) return;
-    tpl_arena_fini(&t->arena);
+    arena_fini(&t->arena);
     free(t);
 }

@@ -62,7 +62,7 @@ tpl_value tpl_from_json(json_t *j) {
 
 /* ---- string builder ---- */
 
-void tpl_sb_init(tpl_sb *sb, tpl_arena *a, size_t limit) {
+void tpl_sb_init(tpl_sb *sb, lm_arena *a, size_t limit) {
     memset(sb, 0, sizeof *sb);
     sb->a = a;
     sb->limit = limit;
@@ -78,7 +78,7 @@ static int sb_reserve(tpl_sb *sb, size_t extra) {
     if (need <= sb->cap) return 1;
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = tpl_arena_grow(sb->a, sb->p, sb->cap, cap);
+    char *p = arena_grow(sb->a, sb->p, sb->cap, cap);
     if (!p) {
         sb->failed = sb->a->over_limit ? 4 : 2;
         return 0;
@@ -283,10 +283,10 @@ lm_status tpl_dict_set(tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_
 lm_status tpl_dict_append(tpl_rt *rt, tpl_dict *d, const tpl_value *key, const tpl_value *val) {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4;
-        tpl_value *k = tpl_arena_grow(&rt->arena, d->keys, d->cap * sizeof *k, cap * sizeof *k);
+        tpl_value *k = arena_grow(&rt->arena, d->keys, d->cap * sizeof *k, cap * sizeof *k);
         if (!k) return tpl_rt_nomem(rt);
         d->keys = k;
-        tpl_value *v = tpl_arena_grow(&rt->arena, d->vals, d->cap * sizeof *v, cap * sizeof *v);
+        tpl_value *v = arena_grow(&rt->arena, d->vals, d->cap * sizeof *v, cap * sizeof *v);
         if (!v) return tpl_rt_nomem(rt);
         d->vals = v;
         d->cap = cap;

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "template/arena.h"
+#include "base/arena.h"
 
 struct tpl_rt;
 struct tpl_node;
@@ -130,14 +130,14 @@ tpl_value tpl_from_json(json_t *j);
 
 /* ---- a string builder in an arena with a size limit ---- */
 typedef struct {
-    tpl_arena *a;
+    lm_arena *a;
     char *p;
     size_t n, cap;
     size_t limit;  /* most bytes this string may hold */
     int failed;    /* 1: limit exceeded, 2: out of memory */
 } tpl_sb;
 
-void tpl_sb_init(tpl_sb *sb, tpl_arena *a, size_t limit);
+void tpl_sb_init(tpl_sb *sb, lm_arena *a, size_t limit);
 void tpl_sb_add(tpl_sb *sb, const char *s, size_t n);
 void tpl_sb_addc(tpl_sb *sb, char c);
 void tpl_sb_addcp(tpl_sb *sb, uint32_t cp);

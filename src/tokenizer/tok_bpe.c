@@ -139,7 +139,7 @@ static void push_unknown(const tok_tokenizer *t, tok_workspace *ws, size_t *n, u
 }
 
 static size_t char_len(const char *p, size_t n) {
-    size_t l = tok_utf8_valid_len((const unsigned char *)p, n);
+    size_t l = utf8_valid_len((const unsigned char *)p, n);
     return l ? l : 1; /* input was repaired before; a stray byte still moves forward */
 }
 
@@ -158,7 +158,7 @@ static int32_t lookup_char(const tok_tokenizer *t, tok_workspace *ws, const char
 static void bytelevel_spell(lm_buf *out, const char *p, size_t n) {
     char enc[4];
     for (size_t i = 0; i < n; i++)
-        buf_append(out, enc, tok_utf8_encode(tok_bytelevel_char((unsigned char)p[i]), enc));
+        buf_append(out, enc, utf8_encode(tok_bytelevel_char((unsigned char)p[i]), enc));
 }
 
 /* ---------------------------------------------------------------- ranked merges (HF BPE) */
@@ -199,7 +199,7 @@ static lm_status bpe_encode(const tok_tokenizer *t, tok_workspace *ws, const cha
         if (t->byte_level && !t->subword_prefix && !t->word_suffix) {
             id = t->bytelevel_ids[(unsigned char)p[i]];
         } else if (t->byte_level) {
-            size_t el = tok_utf8_encode(tok_bytelevel_char((unsigned char)p[i]), enc);
+            size_t el = utf8_encode(tok_bytelevel_char((unsigned char)p[i]), enc);
             id = lookup_char(t, ws, enc, el, first, last);
         } else {
             id = lookup_char(t, ws, p + i, cl, first, last);

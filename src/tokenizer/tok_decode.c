@@ -99,8 +99,8 @@ static void bytelevel_join(strlist *dst, const strlist *src, int lossy) {
         size_t n = src->len[i], mark = raw.len;
         int ok = 1;
         for (size_t k = 0; k < n && ok;) {
-            size_t l = tok_utf8_valid_len(s + k, n - k);
-            int b = l ? tok_bytelevel_byte(tok_utf8_decode(s + k, l)) : -1;
+            size_t l = utf8_valid_len(s + k, n - k);
+            int b = l ? tok_bytelevel_byte(utf8_decode(s + k, l)) : -1;
             if (b < 0) {
                 ok = 0;
                 break;
@@ -117,7 +117,7 @@ static void bytelevel_join(strlist *dst, const strlist *src, int lossy) {
     sl_push(dst, "", 0);
     if (lossy) {
         lm_buf fixed = {0};
-        tok_utf8_append_lossy(&fixed, raw.data ? raw.data : "", raw.len);
+        utf8_append_lossy(&fixed, raw.data ? raw.data : "", raw.len);
         sl_extend(dst, fixed.data ? fixed.data : "", fixed.len);
         if (fixed.oom) dst->oom = 1;
         buf_fini(&fixed);
@@ -142,10 +142,10 @@ static void bytefallback(strlist *dst, const strlist *src, int lossy) {
             continue;
         }
         if (n_run) {
-            if (!lossy || tok_utf8_is_valid(run.data, run.len)) {
+            if (!lossy || utf8_is_valid(run.data, run.len)) {
                 sl_push(dst, run.data, run.len);
             } else {
-                for (size_t k = 0; k < n_run; k++) sl_push(dst, tok_utf8_replacement, 3);
+                for (size_t k = 0; k < n_run; k++) sl_push(dst, utf8_replacement, 3);
             }
             buf_reset(&run);
             n_run = 0;
@@ -313,7 +313,7 @@ lm_status tok_decode_strings(const tok_tokenizer *t, const char **strs, const si
             buf_fini(&joined);
             joined = sp;
         }
-        if (lossy) tok_utf8_append_lossy(out, joined.data ? joined.data : "", joined.len);
+        if (lossy) utf8_append_lossy(out, joined.data ? joined.data : "", joined.len);
         else buf_append(out, joined.data ? joined.data : "", joined.len);
         if (joined.oom || a.oom || a.data.oom || out->oom)
             st = err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory decoding");
@@ -389,21 +389,21 @@ static void stream_feed(tok_stream *s, const unsigned char *p, size_t n, lm_buf 
         memcpy(w, s->pending, wn);
         size_t take = 0;
         while (wn < 4 && i + take < n) w[wn++] = p[i + take++];
-        size_t l = tok_utf8_valid_len(w, wn);
+        size_t l = utf8_valid_len(w, wn);
         if (l) {
             buf_append(out, w, l);
             i += l - s->n_pending; /* bytes of this character that came from p */
             s->n_pending = 0;
             continue;
         }
-        size_t sub = tok_utf8_maximal_subpart(w, wn);
-        if (sub == wn && i + take == n && wn < tok_utf8_seq_len(w[0])) {
+        size_t sub = utf8_maximal_subpart(w, wn);
+        if (sub == wn && i + take == n && wn < utf8_seq_len(w[0])) {
             /* a valid prefix that the input ran out in: wait for more */
             memcpy(s->pending, w, wn);
             s->n_pending = wn;
             return;
         }
-        buf_append(out, tok_utf8_replacement, 3);
+        buf_append(out, utf8_replacement, 3);
         /* the invalid subpart is consumed; everything after it is read again */
         if (sub <= s->n_pending) {
             memmove(s->pending, s->pending + sub, s->n_pending - sub);
@@ -432,6 +432,6 @@ void tok_stream_push(tok_stream *s, int32_t id, lm_buf *out) {
 
 void tok_stream_flush(tok_stream *s, lm_buf *out) {
     /* what is left is a valid prefix that never completed: one U+FFFD for it */
-    if (s->n_pending) buf_append(out, tok_utf8_replacement, 3);
+    if (s->n_pending) buf_append(out, utf8_replacement, 3);
     s->n_pending = 0;
 }

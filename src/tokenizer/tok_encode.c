@@ -27,7 +27,7 @@ typedef struct {
 static int is_word_char(uint32_t cp) {
     if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
                           (cp >= 'A' && cp <= 'Z') || cp == '_';
-    return !tok_utf8_is_space(cp);
+    return !utf8_is_space(cp);
 }
 
 /* Code point of the character that ends at s[end) (s valid UTF-8), and its start. */
@@ -35,14 +35,14 @@ static uint32_t char_before(const char *s, size_t end, size_t *start) {
     size_t i = end - 1;
     while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80 && end - i < 4) i--;
     *start = i;
-    return tok_utf8_decode((const unsigned char *)s + i, end - i);
+    return utf8_decode((const unsigned char *)s + i, end - i);
 }
 
 static uint32_t char_at(const char *s, size_t n, size_t i, size_t *len) {
-    size_t l = tok_utf8_valid_len((const unsigned char *)s + i, n - i);
+    size_t l = utf8_valid_len((const unsigned char *)s + i, n - i);
     if (!l) l = 1;
     *len = l;
-    return tok_utf8_decode((const unsigned char *)s + i, l);
+    return utf8_decode((const unsigned char *)s + i, l);
 }
 
 typedef lm_status (*segment_fn)(enc_ctx *c, const char *s, size_t n, int at_start);
@@ -75,7 +75,7 @@ static lm_status split_added(enc_ctx *c, const tok_trie *trie, const char *s, si
             size_t ns = start;
             while (ns > 0) {
                 size_t cs;
-                if (!tok_utf8_is_space(char_before(s, ns, &cs))) break;
+                if (!utf8_is_space(char_before(s, ns, &cs))) break;
                 ns = cs;
             }
             start = ns > start_offset ? ns : start_offset;
@@ -83,7 +83,7 @@ static lm_status split_added(enc_ctx *c, const tok_trie *trie, const char *s, si
         if (fl & TOK_F_RSTRIP) {
             while (stop < n) {
                 size_t cl;
-                if (!tok_utf8_is_space(char_at(s, n, stop, &cl))) break;
+                if (!utf8_is_space(char_at(s, n, stop, &cl))) break;
                 stop += cl;
             }
         }
@@ -142,8 +142,8 @@ lm_status tok_encode_with(const tok_tokenizer *t, const char *text, size_t len,
 
     /* bytes that are not UTF-8 become U+FFFD first, as a Rust String would have them */
     lm_buf fixed = {0};
-    if (!tok_utf8_is_valid(text, len)) {
-        tok_utf8_append_lossy(&fixed, text, len);
+    if (!utf8_is_valid(text, len)) {
+        utf8_append_lossy(&fixed, text, len);
         if (fixed.oom) {
             tok_workspace_destroy(c.ws);
             return err_set(err, LM_ERR_NOMEM, "tokenizer: out of memory");

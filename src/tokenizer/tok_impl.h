@@ -24,34 +24,12 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/limits.h"
+#include "base/utf8.h"
 #include "tokenizer/tokenizer.h"
 
 /* Limits (LM_TOK_MAX_*) are in base/limits.h. */
 
-/* ---------------------------------------------------------------- UTF-8 helpers (tok_utf8.c) */
-
-/* Length of the valid UTF-8 character at s[0..n) (1..4), or 0 if the bytes there are not a
- * complete valid character. Overlong forms, surrogates and code points past U+10FFFF are invalid. */
-size_t tok_utf8_valid_len(const unsigned char *s, size_t n);
-/* Length of the maximal prefix of s[0..n) that could start a valid character (used to decide
- * between "incomplete, wait for more" and "invalid": a return < n means invalid). Returns 1..n for
- * n <= 4; callers pass the bytes left. Never 0 for n > 0 (an invalid lead byte counts as 1). */
-size_t tok_utf8_maximal_subpart(const unsigned char *s, size_t n);
-/* Bytes of the character a lead byte starts (1..4), or 0 if it can never start one. */
-size_t tok_utf8_seq_len(unsigned char lead);
-/* Decodes the valid character at s (as checked by tok_utf8_valid_len) to its code point. */
-uint32_t tok_utf8_decode(const unsigned char *s, size_t len);
-/* Writes cp as UTF-8 into out (>= 4 bytes); returns the byte count. */
-size_t tok_utf8_encode(uint32_t cp, char *out);
-/* Appends s[0..n) to out with every maximal invalid subpart replaced by U+FFFD (as Rust's
- * String::from_utf8_lossy does). Returns whether anything was replaced. */
-int tok_utf8_append_lossy(lm_buf *out, const char *s, size_t n);
-/* Whether s[0..n) is entirely valid UTF-8. */
-int tok_utf8_is_valid(const char *s, size_t n);
-/* Unicode White_Space property (what Rust's char::is_whitespace tests). */
-int tok_utf8_is_space(uint32_t cp);
-
-extern const char tok_utf8_replacement[3]; /* U+FFFD, 3 bytes, no NUL */
+/* UTF-8: the one codec, base/utf8.h (utf8_*). */
 
 /* Walks the characters of valid UTF-8 text:
  *   tok_char_iter it = {s, n}; while (tok_char_next(&it)) use(it.cp, it.pos, it.len); */
@@ -66,9 +44,9 @@ static inline int tok_char_next(tok_char_iter *it) {
     it->pos += it->len;
     if (it->pos >= it->n) return 0;
     const unsigned char *u = (const unsigned char *)it->s + it->pos;
-    size_t l = tok_utf8_valid_len(u, it->n - it->pos);
+    size_t l = utf8_valid_len(u, it->n - it->pos);
     it->len = l ? l : 1; /* a stray byte (never in repaired text) counts as one character */
-    it->cp = l ? tok_utf8_decode(u, l) : 0xFFFD;
+    it->cp = l ? utf8_decode(u, l) : 0xFFFD;
     return 1;
 }
 

@@ -39,7 +39,7 @@ static void replace_regex(lm_buf *dst, const char *s, size_t n, const tok_regex 
         buf_append(dst, s + pos, ms - pos);
         buf_append(dst, rep, rl);
         if (me == ms) { /* an empty match: keep the next character and move past it */
-            size_t cl = ms < n ? tok_utf8_valid_len((const unsigned char *)s + ms, n - ms) : 0;
+            size_t cl = ms < n ? utf8_valid_len((const unsigned char *)s + ms, n - ms) : 0;
             if (ms < n) buf_append(dst, s + ms, cl ? cl : 1);
             pos = ms + (cl ? cl : 1);
         } else {
@@ -51,7 +51,7 @@ static void replace_regex(lm_buf *dst, const char *s, size_t n, const tok_regex 
 
 static void put_cp(lm_buf *b, uint32_t cp) {
     char e[4];
-    buf_append(b, e, tok_utf8_encode(cp, e));
+    buf_append(b, e, utf8_encode(cp, e));
 }
 
 static int category(uint32_t cp) { return utf8proc_category((utf8proc_int32_t)cp); }
@@ -89,16 +89,16 @@ static void lowercase(lm_buf *dst, const char *s, size_t n) {
             while (k > 0) {
                 size_t st = k - 1;
                 while (st > 0 && ((unsigned char)s[st] & 0xC0) == 0x80) st--;
-                uint32_t c = tok_utf8_decode((const unsigned char *)s + st, k - st);
+                uint32_t c = utf8_decode((const unsigned char *)s + st, k - st);
                 k = st;
                 if (is_case_ignorable(c)) continue;
                 before = is_cased(c);
                 break;
             }
             for (size_t j = i + cl; j < n;) {
-                size_t l = tok_utf8_valid_len((const unsigned char *)s + j, n - j);
+                size_t l = utf8_valid_len((const unsigned char *)s + j, n - j);
                 if (!l) l = 1;
-                uint32_t c = tok_utf8_decode((const unsigned char *)s + j, l);
+                uint32_t c = utf8_decode((const unsigned char *)s + j, l);
                 j += l;
                 if (is_case_ignorable(c)) continue;
                 after = is_cased(c);
@@ -149,14 +149,14 @@ static lm_status unicode_form(lm_buf *dst, const char *s, size_t n, int options)
 static void strip_spaces(lm_buf *dst, const char *s, size_t n, int left, int right) {
     size_t a = 0, b = n;
     while (left && a < b) {
-        size_t l = tok_utf8_valid_len((const unsigned char *)s + a, b - a);
-        if (!l || !tok_utf8_is_space(tok_utf8_decode((const unsigned char *)s + a, l))) break;
+        size_t l = utf8_valid_len((const unsigned char *)s + a, b - a);
+        if (!l || !utf8_is_space(utf8_decode((const unsigned char *)s + a, l))) break;
         a += l;
     }
     while (right && b > a) {
         size_t st = b - 1;
         while (st > a && ((unsigned char)s[st] & 0xC0) == 0x80) st--;
-        if (!tok_utf8_is_space(tok_utf8_decode((const unsigned char *)s + st, b - st))) break;
+        if (!utf8_is_space(utf8_decode((const unsigned char *)s + st, b - st))) break;
         b = st;
     }
     buf_append(dst, s + a, b - a);
@@ -182,7 +182,7 @@ static lm_status bert(lm_buf *dst, const char *s, size_t n, const tok_step *st) 
             if (cp != '\t' && cp != '\n' && cp != '\r' &&
                 (c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF))
                 continue;
-            if (tok_utf8_is_space(cp)) {
+            if (utf8_is_space(cp)) {
                 buf_append(&a, " ", 1);
                 continue;
             }

@@ -53,7 +53,7 @@ static int in_class(char_class c, uint32_t cp, uint32_t delim) {
         int k = utf8proc_category((utf8proc_int32_t)cp);
         return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
     }
-    case CLS_SPACE: return tok_utf8_is_space(cp);
+    case CLS_SPACE: return utf8_is_space(cp);
     case CLS_CHAR: return cp == delim;
     }
     return 0;
@@ -124,7 +124,7 @@ static int matcher_next(matcher *m, size_t *ms, size_t *me) {
                 return 1;
             }
             /* an empty match splits nothing: step over one character */
-            size_t l = *ms < m->n ? tok_utf8_valid_len((const unsigned char *)m->p + *ms, m->n - *ms) : 1;
+            size_t l = *ms < m->n ? utf8_valid_len((const unsigned char *)m->p + *ms, m->n - *ms) : 1;
             m->pos = *ms + (l ? l : 1);
         }
         return 0;
@@ -260,7 +260,7 @@ static lm_status run(run_ctx *c, size_t k, int sub, const char *p, size_t n, int
             buf_reset(buf);
             char e[4];
             for (size_t i = 0; i < n; i++)
-                buf_append(buf, e, tok_utf8_encode(tok_bytelevel_char((uint8_t)p[i]), e));
+                buf_append(buf, e, utf8_encode(tok_bytelevel_char((uint8_t)p[i]), e));
             if (buf->oom) return LM_ERR_NOMEM;
             return pass_on(c, k, 2, buf->data, buf->len, at_start);
         }
@@ -308,7 +308,7 @@ static lm_status run(run_ctx *c, size_t k, int sub, const char *p, size_t n, int
     case TOK_PRE_CHAR_DELIMITER:
         if (sub > 0) break;
         m.kind = PAT_CHAR;
-        m.delim = st->str_len ? tok_utf8_decode((const unsigned char *)st->str, st->str_len) : 0;
+        m.delim = st->str_len ? utf8_decode((const unsigned char *)st->str, st->str_len) : 0;
         return split(c, k, SUBSTEPS - 1, m, TOK_SPLIT_REMOVED, 0, at_start);
     default:
         return LM_ERR_UNSUPPORTED;

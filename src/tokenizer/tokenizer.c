@@ -135,7 +135,7 @@ void tok_build_byte_tables(tok_tokenizer *t) {
     for (int b = 0; b < 256; b++) {
         snprintf(s, sizeof s, "<0x%02X>", b);
         t->byte_ids[b] = tok_map_get(&t->vocab, s, 6);
-        size_t n = tok_utf8_encode(tok_bytelevel_char((uint8_t)b), s);
+        size_t n = utf8_encode(tok_bytelevel_char((uint8_t)b), s);
         t->bytelevel_ids[b] = tok_map_get(&t->vocab, s, n);
     }
 }

@@ -102,8 +102,8 @@ static void test_lexer_match_jinja2(void **state) {
 static void test_token_stream(void **state) {
     (void)state;
     const char *src = "hi {{ x.y[0] | f('s\\n', 2.5) }}{% if a >= 1_0 %}";
-    tpl_arena a;
-    tpl_arena_init(&a, 0);
+    lm_arena a;
+    arena_init(&a, 0);
     tpl_lexer lx;
     tpl_lex_init(&lx, src, strlen(src), &a);
     static const tpl_token_type want[] = {
@@ -130,7 +130,7 @@ static void test_token_stream(void **state) {
             assert_int_equal(t.col, 7);
         }
     }
-    tpl_arena_fini(&a);
+    arena_fini(&a);
 }
 
 int main(void) {

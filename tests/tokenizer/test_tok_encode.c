@@ -42,7 +42,7 @@ static void random_text(lm_buf *b) {
             uint32_t cp = rnd(4) ? 0x80 + rnd(0x3000) : rnd(0x110000);
             if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
             char e[4];
-            buf_append(b, e, tok_utf8_encode(cp, e));
+            buf_append(b, e, utf8_encode(cp, e));
         }
         }
     }
@@ -66,7 +66,7 @@ static void check_tokenizer(const char *rel, int lossless, int iterations) {
         for (int skip = 0; skip < 2; skip++) {
             buf_reset(&dec);
             assert_int_equal(tok_decode(t, ids.ids, ids.n, skip, &dec, &err), LM_OK);
-            assert_true(tok_utf8_is_valid(buf_cstr(&dec), dec.len));
+            assert_true(utf8_is_valid(buf_cstr(&dec), dec.len));
             size_t sl;
             char *s = test_stream_all(t, ids.ids, ids.n, skip, &sl);
             int same = (sl == dec.len && !memcmp(s, buf_cstr(&dec), sl)) ||
@@ -86,7 +86,7 @@ static void check_tokenizer(const char *rel, int lossless, int iterations) {
             buf_reset(&dec);
             assert_int_equal(tok_decode(t, ids.ids, ids.n, 0, &dec, &err), LM_OK);
             buf_reset(&fixed);
-            tok_utf8_append_lossy(&fixed, text.data ? text.data : "", text.len);
+            utf8_append_lossy(&fixed, text.data ? text.data : "", text.len);
             if (dec.len != fixed.len || memcmp(buf_cstr(&dec), buf_cstr(&fixed), dec.len)) {
                 fprintf(stderr, "%s: iteration %d: round trip \"%s\" -> \"%s\"\n", rel, it,
                         buf_cstr(&fixed), buf_cstr(&dec));
@@ -132,11 +132,11 @@ static void test_every_id(void **state) {
             tok_stream_push(&st, id, &out);
             buf_reset(&dec);
             assert_int_equal(tok_decode(t, &id, 1, 0, &dec, &err), LM_OK);
-            assert_true(tok_utf8_is_valid(buf_cstr(&dec), dec.len));
+            assert_true(utf8_is_valid(buf_cstr(&dec), dec.len));
             if (out.len > 1 << 20) buf_reset(&out);
         }
         tok_stream_flush(&st, &out);
-        assert_true(tok_utf8_is_valid(buf_cstr(&out), out.len));
+        assert_true(utf8_is_valid(buf_cstr(&out), out.len));
         buf_fini(&out);
         buf_fini(&dec);
         tok_destroy(t);

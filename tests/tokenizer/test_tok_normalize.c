@@ -52,7 +52,7 @@ static void test_unicode_forms_match_whole(void **state) {
         int n = 1 + (int)rnd(24);
         for (int i = 0; i < n; i++) {
             char e[4];
-            buf_append(&text, e, tok_utf8_encode(random_cp(), e));
+            buf_append(&text, e, utf8_encode(random_cp(), e));
         }
         for (size_t f = 0; f < 4; f++) {
             buf_reset(&fast);

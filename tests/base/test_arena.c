@@ -1,4 +1,4 @@
-/* tests/template/test_arena.c — the template engine's bump allocator (src/template/arena.c):
+/* tests/base/test_arena.c — the bump allocator (src/base/arena.c):
  * alignment, in-place growth, big blocks, the byte limit. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,59 +7,59 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "template/arena.h"
+#include "base/arena.h"
 
 static void test_alloc_and_align(void **state) {
     (void)state;
-    tpl_arena a;
-    tpl_arena_init(&a, 0);
+    lm_arena a;
+    arena_init(&a, 0);
     for (int i = 1; i < 200; i++) {
-        char *p = tpl_arena_alloc(&a, (size_t)i);
+        char *p = arena_alloc(&a, (size_t)i);
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % 16, 0);
         memset(p, 0xab, (size_t)i);
     }
-    char *z = tpl_arena_zalloc(&a, 100);
+    char *z = arena_zalloc(&a, 100);
     for (int i = 0; i < 100; i++) assert_int_equal(z[i], 0);
-    char *big = tpl_arena_alloc(&a, 1 << 20); /* bigger than a chunk: a chunk of its own */
+    char *big = arena_alloc(&a, 1 << 20); /* bigger than a chunk: a chunk of its own */
     assert_non_null(big);
     memset(big, 1, 1 << 20);
-    char *s = tpl_arena_strdup(&a, "hello", 3);
+    char *s = arena_strdup(&a, "hello", 3);
     assert_string_equal(s, "hel");
-    tpl_arena_fini(&a);
+    arena_fini(&a);
     assert_null(a.head);
 }
 
 static void test_grow_in_place(void **state) {
     (void)state;
-    tpl_arena a;
-    tpl_arena_init(&a, 0);
-    char *p = tpl_arena_alloc(&a, 16);
+    lm_arena a;
+    arena_init(&a, 0);
+    char *p = arena_alloc(&a, 16);
     memcpy(p, "0123456789abcdef", 16);
-    char *q = tpl_arena_grow(&a, p, 16, 64);
+    char *q = arena_grow(&a, p, 16, 64);
     assert_ptr_equal(p, q); /* newest allocation: extended where it is */
-    char *other = tpl_arena_alloc(&a, 8);
+    char *other = arena_alloc(&a, 8);
     assert_non_null(other);
-    char *r = tpl_arena_grow(&a, q, 64, 128); /* no longer the newest: copied */
+    char *r = arena_grow(&a, q, 64, 128); /* no longer the newest: copied */
     assert_ptr_not_equal(r, q);
     assert_memory_equal(r, "0123456789abcdef", 16);
-    char *huge = tpl_arena_grow(&a, r, 128, 1 << 20);
+    char *huge = arena_grow(&a, r, 128, 1 << 20);
     assert_non_null(huge);
     assert_memory_equal(huge, "0123456789abcdef", 16);
-    tpl_arena_fini(&a);
+    arena_fini(&a);
 }
 
 static void test_limit(void **state) {
     (void)state;
-    tpl_arena a;
-    tpl_arena_init(&a, 200 * 1024);
+    lm_arena a;
+    arena_init(&a, 200 * 1024);
     int got = 0;
-    while (tpl_arena_alloc(&a, 1000)) got++;
+    while (arena_alloc(&a, 1000)) got++;
     assert_true(a.over_limit);
     assert_true(got >= 100 && got < 200);
-    assert_null(tpl_arena_alloc(&a, 1 << 20));
+    assert_null(arena_alloc(&a, 1 << 20));
     assert_true(a.taken <= 200 * 1024);
-    tpl_arena_fini(&a);
+    arena_fini(&a);
     assert_int_equal(a.limit, 200 * 1024); /* reusable with the same limit */
     assert_false(a.over_limit);
 }

@@ -1,11 +1,11 @@
-/* tok_utf8.c — strict UTF-8 checks, lossy repair (U+FFFD per maximal invalid subpart, as
- * Rust's from_utf8_lossy and the Unicode standard's recommended practice do), and the
- * White_Space property. */
+/* utf8.c — strict UTF-8 checks, decoding and encoding, lossy repair (U+FFFD per maximal invalid
+ * subpart, as Rust's from_utf8_lossy and the Unicode standard's recommended practice do), and the
+ * White_Space property (utf8.h). */
+#include "base/utf8.h"
+
 #include <string.h>
 
-#include "tokenizer/tok_impl.h"
-
-const char tok_utf8_replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+const char utf8_replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
 /* Valid range of the second byte for each lead byte (Unicode Table 3-7); later bytes are 80..BF. */
 static int second_ok(unsigned char lead, unsigned char b) {
@@ -16,7 +16,7 @@ static int second_ok(unsigned char lead, unsigned char b) {
     return b >= 0x80 && b <= 0xBF;
 }
 
-size_t tok_utf8_seq_len(unsigned char lead) {
+size_t utf8_seq_len(unsigned char lead) {
     if (lead < 0x80) return 1;
     if (lead >= 0xC2 && lead <= 0xDF) return 2;
     if (lead >= 0xE0 && lead <= 0xEF) return 3;
@@ -24,9 +24,9 @@ size_t tok_utf8_seq_len(unsigned char lead) {
     return 0; /* continuation byte, C0, C1, F5..FF: never valid as a lead */
 }
 
-size_t tok_utf8_maximal_subpart(const unsigned char *s, size_t n) {
+size_t utf8_maximal_subpart(const unsigned char *s, size_t n) {
     if (n == 0) return 0;
-    size_t need = tok_utf8_seq_len(s[0]);
+    size_t need = utf8_seq_len(s[0]);
     if (need <= 1) return 1;
     size_t i = 1;
     if (i < n && i < need && second_ok(s[0], s[1])) {
@@ -36,15 +36,15 @@ size_t tok_utf8_maximal_subpart(const unsigned char *s, size_t n) {
     return i;
 }
 
-size_t tok_utf8_valid_len(const unsigned char *s, size_t n) {
+size_t utf8_valid_len(const unsigned char *s, size_t n) {
     if (n == 0) return 0;
     if (s[0] < 0x80) return 1;
-    size_t need = tok_utf8_seq_len(s[0]);
+    size_t need = utf8_seq_len(s[0]);
     if (need == 0 || n < need) return 0;
-    return tok_utf8_maximal_subpart(s, n) == need ? need : 0;
+    return utf8_maximal_subpart(s, n) == need ? need : 0;
 }
 
-uint32_t tok_utf8_decode(const unsigned char *s, size_t len) {
+uint32_t utf8_decode(const unsigned char *s, size_t len) {
     switch (len) {
     case 1: return s[0];
     case 2: return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
@@ -55,7 +55,7 @@ uint32_t tok_utf8_decode(const unsigned char *s, size_t len) {
     }
 }
 
-size_t tok_utf8_encode(uint32_t cp, char *out) {
+size_t utf8_encode(uint32_t cp, char *out) {
     unsigned char *o = (unsigned char *)out;
     if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
     if (cp < 0x800) {
@@ -76,17 +76,17 @@ size_t tok_utf8_encode(uint32_t cp, char *out) {
     return 4;
 }
 
-int tok_utf8_append_lossy(lm_buf *out, const char *s, size_t n) {
+int utf8_append_lossy(lm_buf *out, const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0; /* run: start of the pending valid stretch */
     int replaced = 0;
     while (i < n) {
         if (u[i] < 0x80) { i++; continue; }
-        size_t l = tok_utf8_valid_len(u + i, n - i);
+        size_t l = utf8_valid_len(u + i, n - i);
         if (l) { i += l; continue; }
         buf_append(out, s + run, i - run);
-        buf_append(out, tok_utf8_replacement, 3);
-        i += tok_utf8_maximal_subpart(u + i, n - i);
+        buf_append(out, utf8_replacement, 3);
+        i += utf8_maximal_subpart(u + i, n - i);
         run = i;
         replaced = 1;
     }
@@ -94,19 +94,19 @@ int tok_utf8_append_lossy(lm_buf *out, const char *s, size_t n) {
     return replaced;
 }
 
-int tok_utf8_is_valid(const char *s, size_t n) {
+int utf8_is_valid(const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
         if (u[i] < 0x80) { i++; continue; }
-        size_t l = tok_utf8_valid_len(u + i, n - i);
+        size_t l = utf8_valid_len(u + i, n - i);
         if (!l) return 0;
         i += l;
     }
     return 1;
 }
 
-int tok_utf8_is_space(uint32_t cp) {
+int utf8_is_space(uint32_t cp) {
     if (cp >= 0x09 && cp <= 0x0D) return 1;
     switch (cp) {
     case 0x20: case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F:
