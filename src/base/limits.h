@@ -247,4 +247,33 @@
 #define LM_MODEL_MAX_VOCAB (1 << 24)  /* also the bound of any one metadata integer */
 #endif
 
+/* ---- OpenVINO IR (openvino_model.xml / .bin) --------------------------------------------- */
+
+/* The XML text of an IR: a 70B model's graph is ~30 MB; beyond: LM_ERR_LIMIT. */
+#ifndef LM_IR_MAX_XML_BYTES
+#define LM_IR_MAX_XML_BYTES (1u << 30)
+#endif
+/* Element nesting depth in the XML (an IR nests about 7 deep): bounds the parser's stack. */
+#ifndef LM_IR_MAX_XML_DEPTH
+#define LM_IR_MAX_XML_DEPTH 64
+#endif
+/* Attributes on one element (a layer's <data> has fewer than 20). */
+#ifndef LM_IR_MAX_XML_ATTRS
+#define LM_IR_MAX_XML_ATTRS 256
+#endif
+/* Layers and edges of one graph (a 70B LLM has ~30k layers and ~50k edges). */
+#ifndef LM_IR_MAX_LAYERS
+#define LM_IR_MAX_LAYERS (1u << 22)
+#endif
+#ifndef LM_IR_MAX_EDGES
+#define LM_IR_MAX_EDGES (1u << 23)
+#endif
+/* Dimensions of one Const's shape, and the bound of one dimension. */
+#ifndef LM_IR_MAX_DIMS
+#define LM_IR_MAX_DIMS 8
+#endif
+#ifndef LM_IR_MAX_DIM
+#define LM_IR_MAX_DIM (1ll << 40)
+#endif
+
 #endif

@@ -17,6 +17,7 @@
 #include "compute/quant.h"
 #include "compute/threadpool.h"
 #include "model/hfconfig.h"
+#include "model/ir.h"
 #include "model/safetensors.h"
 
 /* name, norm, ffn, rope pairs, parallel block */
@@ -92,10 +93,11 @@ static lm_status load_hparams(model *m, lm_error *err) {
 
 /* ---- tensors ------------------------------------------------------------------------------- */
 
-/* Where weights come from: a GGUF file or a set of safetensors shards. */
+/* Where weights come from: a GGUF file, a set of safetensors shards, or an OpenVINO IR. */
 typedef struct {
     const gguf_file *gguf;
     const st_model *st;
+    const ir_model *ir;
 } wsource;
 
 typedef struct {
@@ -109,6 +111,12 @@ static int source_find(const wsource *src, const char *name, raw_tensor *out) {
         const gguf_tensor *g = gguf_find_tensor(src->gguf, name);
         if (!g) return 0;
         *out = (raw_tensor){g->type, (int64_t)g->ne[0], (int64_t)(g->ne[1] * g->ne[2] * g->ne[3]), g->data};
+        return 1;
+    }
+    if (src->ir) {
+        const ir_tensor *t = ir_model_find(src->ir, name);
+        if (!t) return 0;
+        *out = (raw_tensor){t->type, t->cols, t->rows, t->data};
         return 1;
     }
     const st_tensor *t = st_model_find(src->st, name);
@@ -432,7 +440,7 @@ static lm_status load(model *m, lm_error *err) {
     }
     LM_TRY(load_hparams(m, err));
     LM_TRY(check_hparams(&m->hp, err));
-    wsource src = {f, NULL};
+    wsource src = {f, NULL, NULL};
     LM_TRY(bind_all(m, &src, &g_gguf_names, err));
     /* Phi-3 long-context (longrope) files carry short and long factors; lmserve uses the short
      * ones and keeps the context within the original length they are meant for */
@@ -549,9 +557,15 @@ static lm_status load_hf(model *m, const char *dir, lm_error *err) {
             s = err_set(err, LM_ERR_UNSUPPORTED, "rope_scaling type '%s' is not supported", rs->type);
         }
     }
-    if (s == LM_OK) s = st_model_open(dir, &m->st, err);
+    if (s == LM_OK && ir_folder_has_model(dir)) { /* OpenVINO IR: weights from the graph */
+        s = ir_model_open(dir, &m->ir, err);
+        if (s == LM_OK)
+            s = ir_model_check_rope(m->ir, m->hp.rope_dim, m->hp.rope_theta, m->rope_freqs.data, err);
+    } else if (s == LM_OK) {
+        s = st_model_open(dir, &m->st, err);
+    }
     if (s == LM_OK) {
-        wsource src = {NULL, m->st};
+        wsource src = {NULL, m->st, m->ir};
         s = bind_all(m, &src, nt, err);
     }
     free(c);
@@ -784,6 +798,7 @@ void model_destroy(model *m) {
     free(m->layers);
     gguf_close(m->gguf);
     st_model_close(m->st);
+    ir_model_close(m->ir);
     free(m);
 }
 

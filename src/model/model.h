@@ -84,6 +84,7 @@ typedef struct {
     model_layer *layers;                 /* n_layer entries */
     gguf_file *gguf;                     /* owns the mapping the views point into (GGUF source) */
     struct st_model *st;                 /* or the safetensors shards (Hugging Face source) */
+    struct ir_model *ir;                 /* or an OpenVINO IR (openvino_model.xml/.bin, model/ir.h) */
     void **owned;                        /* buffers of converted weights, freed with the model */
     size_t n_owned;
 } model;
@@ -111,9 +112,10 @@ typedef struct {
  * naming the accepted words otherwise. */
 lm_status model_parse_weight_format(const char *name, model_weight_format *out, lm_error *err);
 
-/* Loads a model from a GGUF file, a Hugging Face folder (config.json + safetensors), or a folder
- * without config.json holding model.gguf (as `lmserve export` writes it), and converts its
- * weights as `opts` says (NULL: as stored). */
+/* Loads a model from a GGUF file, a Hugging Face folder (config.json + safetensors), an OpenVINO
+ * IR folder (config.json + openvino_model.xml/.bin, preferred over safetensors when both are
+ * there), or a folder without config.json holding model.gguf (as `lmserve export` writes it),
+ * and converts its weights as `opts` says (NULL: as stored). */
 lm_status model_load(const char *path, const model_load_opts *opts, model **out, lm_error *err);
 
 /* The same from a probed source (source.h): a GGUF source's parse is shared, not repeated (the
