@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/buf.h"
+#include "base/jsonnum.h"
 #include "base/mapfile.h"
 
 #define SHOW_MAX 80 /* strings in messages are cut to this many bytes */
@@ -529,7 +531,14 @@ static lm_status read_config(reader *r, hfconfig *c) {
 /* Parses JSON text; a syntax error becomes LM_ERR_FORMAT with its position. */
 static lm_status load_json(const char *text, size_t len, json_t **out, lm_error *err) {
     json_error_t jerr;
-    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* integers beyond int64 read as (very large) reals, never a reason to refuse the file */
+    lm_buf wide = {0};
+    if (jsonnum_widen(text, len, &wide) > 0 && !wide.oom) {
+        *out = json_loadb(wide.data, wide.len, JSON_REJECT_DUPLICATES, &jerr);
+    } else {
+        *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    }
+    buf_fini(&wide);
     if (*out) return LM_OK;
     lm_status s = err_set(err, LM_ERR_FORMAT, "not valid JSON: %s (line %d, column %d)",
                           jerr.text, jerr.line, jerr.column);

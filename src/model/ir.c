@@ -13,6 +13,7 @@
 #include "base/mapfile.h"
 #include "compute/kernels.h"
 #include "compute/quant.h"
+#include "compute/threadpool.h"
 #include "model/irxml.h"
 
 /* ---- element types ------------------------------------------------------------------------- */
@@ -89,6 +90,7 @@ struct ir_model {
     size_t n_tensors, cap_tensors;
     void **owned;
     size_t n_owned;
+    pool *pool;               /* workers repacking int4 weights (made at the first one) */
     const float *inv_freq;
     int n_inv_freq;
 };
@@ -538,6 +540,59 @@ static int qval(const unsigned char *p, etype t, uint64_t i) {
     }
 }
 
+/* Re-orders symmetric int4 rows into the engine's layout (scales copied, nibbles re-chunked);
+ * rows ith, ith + nth, ... of one weight, so a pool splits the work. */
+typedef struct {
+    const ir_model *m;
+    const unsigned char *wp;   /* packed nibbles, row-major, element 0 in the low nibble */
+    const layer *sc;
+    int flip;                  /* 8 for i4 (two's complement), 0 for u4 with zero point 8 */
+    ggml_type t;
+    unsigned char *out;
+    size_t rb;
+    int64_t rows, cols, g, groups;
+    size_t block;
+} repack_job;
+
+static void repack_task(void *ctx, int ith, int nth) {
+    const repack_job *j = ctx;
+    const unsigned char *sbase = j->m->bin + j->sc->offset;
+    unsigned char x = (unsigned char)j->flip;
+    for (int64_t r = ith; r < j->rows; r += nth) {
+        unsigned char *row = j->out + (size_t)r * j->rb;
+        const unsigned char *src = j->wp + (size_t)r * (size_t)j->cols / 2; /* cols is even */
+        for (int64_t gi = 0; gi < j->cols / j->g; gi++) {
+            unsigned char *qs;
+            if (j->t == LM_TYPE_I4_CH) {
+                float d;
+                if (j->sc->et == ET_F32) memcpy(&d, sbase + 4 * (size_t)r, 4);
+                else {
+                    uint16_t h;
+                    memcpy(&h, sbase + 2 * (size_t)r, 2);
+                    d = kern_f16_to_f32(h);
+                }
+                memcpy(row, &d, 4);
+                qs = row + 4;
+            } else {
+                unsigned char *b = row + (size_t)gi * j->block;
+                memcpy(b, sbase + 2 * ((size_t)r * (size_t)j->groups + (size_t)gi), 2); /* f16 as is */
+                qs = b + 2;
+            }
+            /* chunk of 32: byte k = (q[k] + 8) | (q[k + 16] + 8) << 4; source byte i holds
+             * elements 2i (low nibble) and 2i + 1 (high) */
+            for (int64_t ch = 0; ch < j->g / 32; ch++) {
+                const unsigned char *s = src + (size_t)(gi * j->g + ch * 32) / 2;
+                unsigned char *o = qs + ch * 16;
+                for (int k = 0; k < 16; k += 2) {
+                    unsigned char a = s[k / 2], b = s[8 + k / 2];
+                    o[k] = (unsigned char)(((a & 15) ^ x) | (((b & 15) ^ x) << 4));
+                    o[k + 1] = (unsigned char)(((a >> 4) ^ x) | (((b >> 4) ^ x) << 4));
+                }
+            }
+        }
+    }
+}
+
 static const char *short_name(const char *n) { return strncmp(n, "self.", 5) == 0 ? n + 5 : n; }
 
 /* Recovers the weight described by `c` under `name`. */
@@ -634,32 +689,9 @@ static lm_status recover(ir_model *m, const chain *c, const char *name, const ch
             LM_TRY(own(m, rb * (size_t)rows, (void **)&out, err));
             int64_t g = t == LM_TYPE_I4_CH ? cols : gsize;
             size_t block = t == LM_TYPE_I4_CH ? 0 : 2 + (size_t)g / 2;
-            for (int64_t r = 0; r < rows; r++) {
-                unsigned char *row = out + (size_t)r * rb;
-                uint64_t base = (uint64_t)r * (uint64_t)cols;
-                for (int64_t gi = 0; gi < cols / g; gi++) {
-                    unsigned char *qs;
-                    if (t == LM_TYPE_I4_CH) {
-                        float d = (float)const_elem(m, sc, (uint64_t)r);
-                        memcpy(row, &d, 4);
-                        qs = row + 4;
-                    } else {
-                        unsigned char *b = row + (size_t)gi * block;
-                        const unsigned char *sp = m->bin + sc->offset + 2 * ((uint64_t)r * groups + gi);
-                        memcpy(b, sp, 2); /* the f16 scale as it is */
-                        qs = b + 2;
-                    }
-                    /* nibble chunks: byte j = (q[j] + 8) | (q[j + 16] + 8) << 4 */
-                    for (int64_t ch = 0; ch < g / 32; ch++) {
-                        uint64_t e0 = base + (uint64_t)(gi * g + ch * 32);
-                        for (int j = 0; j < 16; j++) {
-                            int lo = qval(wp, w->et, e0 + j) - qoff + 8;
-                            int hi = qval(wp, w->et, e0 + j + 16) - qoff + 8;
-                            qs[ch * 16 + j] = (unsigned char)(lo | hi << 4);
-                        }
-                    }
-                }
-            }
+            repack_job j = {m, wp, sc, w->et == ET_I4 ? 8 : 0, t, out, rb, rows, cols, g, groups, block};
+            if (!m->pool) LM_TRY(pool_create(0, &m->pool, err)); /* once, at the first int4 weight */
+            pool_run(m->pool, pool_size(m->pool), repack_task, &j);
             return add_tensor(m, name, t, cols, rows, rb, out, err);
         }
     }
@@ -996,6 +1028,7 @@ void ir_model_close(ir_model *m) {
     free(m->tensors);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    pool_destroy(m->pool);
     mapfile_close(&m->xml_map);
     mapfile_close(&m->bin_map);
     free(m);

@@ -7,10 +7,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/buf.h"
 #include "base/file.h"
+#include "base/jsonnum.h"
+#include "base/log.h"
 
 #define SOURCE_TEMPLATE_MAX (1 << 20)   /* a chat template file larger than 1 MiB is not a template */
 #define SOURCE_GENCONFIG_MAX (1 << 20)  /* generation_config.json is a few hundred bytes */
+#define SOURCE_TOKCONFIG_MAX (64 << 20) /* tokenizer_config.json lists added tokens: can be large */
 
 struct model_source {
     model_source_kind kind;
@@ -52,7 +56,17 @@ static char *find_template(const model_source *s) {
     char *src = file_read_all(file, SOURCE_TEMPLATE_MAX, NULL);
     if (src) return src;
     snprintf(file, sizeof file, "%s/tokenizer_config.json", s->dir);
-    json_t *cfg = json_load_file(file, 0, NULL);
+    json_t *cfg = NULL;
+    char *text = file_read_all(file, SOURCE_TOKCONFIG_MAX, NULL);
+    if (text) { /* model_max_length is often 1e30 written as an integer: read it as a real */
+        lm_buf wide = {0};
+        jsonnum_widen(text, strlen(text), &wide);
+        json_error_t je = {.line = 0, .text = "out of memory"};
+        cfg = wide.oom ? NULL : json_loadb(wide.data ? wide.data : "", wide.len, 0, &je);
+        if (!cfg) log_error("%s: not usable, its chat template is ignored (line %d: %s)", file, je.line, je.text);
+        buf_fini(&wide);
+        free(text);
+    }
     if (cfg) {
         src = config_template(json_object_get(cfg, "chat_template"));
         json_decref(cfg);
