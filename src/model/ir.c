@@ -595,6 +595,42 @@ static void repack_task(void *ctx, int ith, int nth) {
 
 static const char *short_name(const char *n) { return strncmp(n, "self.", 5) == 0 ? n + 5 : n; }
 
+/* (q - zp) * scale for rows ith, ith + nth, ... of one weight, as f16 (rounded once) or f32. */
+typedef struct {
+    const ir_model *m;
+    const unsigned char *wp;
+    etype et;
+    const layer *sc, *zp;
+    unsigned char *out;
+    int64_t rows, cols, groups, gsize;
+    int as_f32;
+    int64_t bad;               /* an element that does not fit f16, or -1 */
+} dequant_job;
+
+static void dequant_task(void *ctx, int ith, int nth) {
+    dequant_job *j = ctx;
+    for (int64_t r = ith; r < j->rows; r += nth) {
+        for (int64_t gi = 0; gi < j->groups; gi++) {
+            uint64_t sg = (uint64_t)(r * j->groups + gi);
+            float d = (float)const_elem(j->m, j->sc, sg);
+            float z = j->zp ? (float)const_elem(j->m, j->zp, j->zp->elems == 1 ? 0 : sg) : 0.0f;
+            uint64_t e = (uint64_t)r * (uint64_t)j->cols + (uint64_t)(gi * j->gsize);
+            for (int64_t k = 0; k < j->gsize; k++, e++) {
+                float v = ((float)qval(j->wp, j->et, e) - z) * d;
+                if (j->as_f32) {
+                    memcpy(j->out + e * 4, &v, 4);
+                } else if (fabsf(v) <= 65504.0f) {
+                    uint16_t h = kern_f32_to_f16(v);
+                    memcpy(j->out + e * 2, &h, 2);
+                } else {
+                    __atomic_store_n(&j->bad, (int64_t)e, __ATOMIC_RELAXED);
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /* Recovers the weight described by `c` under `name`. */
 static lm_status recover(ir_model *m, const chain *c, const char *name, const char *consumer,
                          lm_error *err) {
@@ -718,25 +754,12 @@ static lm_status recover(ir_model *m, const chain *c, const char *name, const ch
     size_t es = as_f32 ? 4 : 2, rb = (size_t)cols * es;
     unsigned char *out = NULL;
     LM_TRY(own(m, rb * (size_t)rows, (void **)&out, err));
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t gi = 0; gi < groups; gi++) {
-            uint64_t sg = (uint64_t)(r * groups + gi);
-            float d = (float)const_elem(m, sc, sg);
-            float z = zp ? (float)const_elem(m, zp, zp->elems == 1 ? 0 : sg) : 0.0f;
-            for (int64_t k = 0; k < gsize; k++) {
-                uint64_t e = (uint64_t)r * (uint64_t)cols + (uint64_t)(gi * gsize + k);
-                float v = ((float)qval(wp, w->et, e) - z) * d;
-                if (as_f32) memcpy(out + e * 4, &v, 4);
-                else {
-                    if (!(fabsf(v) <= 65504.0f))
-                        return err_set(err, LM_ERR_FORMAT, "weight '%s': element %llu does not fit f16",
-                                       w->name, (unsigned long long)e);
-                    uint16_t h = kern_f32_to_f16(v);
-                    memcpy(out + e * 2, &h, 2);
-                }
-            }
-        }
-    }
+    dequant_job j = {m, wp, w->et, sc, zp, out, rows, cols, groups, gsize, as_f32, -1};
+    if (!m->pool) LM_TRY(pool_create(0, &m->pool, err));
+    pool_run(m->pool, pool_size(m->pool), dequant_task, &j);
+    if (j.bad >= 0)
+        return err_set(err, LM_ERR_FORMAT, "weight '%s': element %lld does not fit f16", w->name,
+                       (long long)j.bad);
     (void)consumer;
     return add_tensor(m, name, as_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16, cols, rows, rb, out, err);
 }
@@ -769,13 +792,18 @@ static lm_status recover_input(ir_model *m, int64_t li, int64_t port, lm_error *
 /* ---- norms, rotary, awq, refusals ------------------------------------------------------------ */
 
 /* "__module.model.layers.0.input_layernorm/aten::mul/Multiply_1" -> "model.layers.0.input_layernorm"
- * when the module ends in "norm"; 0 otherwise. */
+ * when the module ends in "norm" (or is an "ln_*" module); 0 otherwise. */
 static int norm_module(const char *name, char *out, size_t size) {
     if (strncmp(name, "__module.", 9) != 0) return 0;
     const char *s = name + 9, *slash = strchr(s, '/');
     if (!slash) return 0;
     size_t n = (size_t)(slash - s);
-    if (n < 4 || n >= size || memcmp(slash - 4, "norm", 4) != 0) return 0;
+    const char *last = s;  /* the module's last dotted component */
+    for (const char *p = s; p < slash; p++)
+        if (*p == '.') last = p + 1;
+    int is_norm = (n >= 4 && memcmp(slash - 4, "norm", 4) == 0) ||      /* input_layernorm, q_norm */
+                  (slash - last >= 3 && memcmp(last, "ln_", 3) == 0);  /* GPT-J's ln_1, ln_f */
+    if (!is_norm || n >= size) return 0;
     memcpy(out, s, n);
     out[n] = '\0';
     return 1;
