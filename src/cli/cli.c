@@ -408,8 +408,9 @@ static const cli_flag server_flags[] = {
      .help = "model to serve (or to add to the config)", .implemented = true},
     {.name = "model_name", .kind = CLI_STRING, SRV(model_name), .metavar = "NAME",
      .help = "name clients use for the model", .implemented = true},
-    {.name = "target_device", .kind = CLI_ENUM, SRV(target_device), .choices = "CPU", .def = "CPU",
-     .metavar = "DEVICE", .help = "device that runs the model (lmserve runs on the CPU)"},
+    {.name = "target_device", .kind = CLI_ENUM, SRV(target_device), .choices = "CPU|NPU", .def = "CPU",
+     .metavar = "DEVICE", .help = "device written into pulled graphs; lmserve runs every model on "
+     "the CPU (an NPU graph is served on the CPU, and says so)", .implemented = true},
     {.name = "cache_dir", .kind = CLI_STRING, SRV(cache_dir), .metavar = "PATH",
      .help = "folder for the model cache"},
 

@@ -166,7 +166,7 @@ typedef struct {
     int64_t file_system_poll_wait_seconds; /* 0: config.json is not watched */
     const char *model_path;
     const char *model_name;
-    int target_device;           /* index into the row's choices (only CPU today) */
+    int target_device;           /* index into the row's choices: 0 CPU, 1 NPU */
     const char *cache_dir;
     /* pull and config management */
     bool pull;

@@ -76,7 +76,8 @@ repo_pull_opts cli_pull_opts(const cli_server_opts *o, const char *repository) {
     p.graph.plugin_config = o->plugin_config;
     if (o->max_num_batched_tokens > 0) p.graph.max_num_batched_tokens = o->max_num_batched_tokens;
     p.graph.dynamic_split_fuse = o->dynamic_split_fuse;
-    p.graph.device = "CPU"; /* the only --target_device choice */
+    /* written as given (OVMS's NPU demo); serving such a graph runs it on the CPU and says so */
+    p.graph.device = o->target_device == 1 ? "NPU" : "CPU"; /* --target_device CPU|NPU */
     return p;
 }
 
@@ -256,6 +257,8 @@ static int plan_models(cli_serve_plan *p) {
     repo_config_opts ro = cli_config_opts(o);
     lm_status s = repo_config_from_opts(&ro, &p->rc, &err);
     for (size_t i = 0; i < p->rc.n_warnings; i++) log_warn("%s", p->rc.warnings[i]);
+    if (o->target_device == 1) /* NPU */
+        log_warn("no NPU support: serving %s on the CPU", o->model_name ? o->model_name : "every model");
     if (s != LM_OK) {
         fprintf(stderr, "lmserve: %s\n", err.msg);
         if (s == LM_ERR_INVALID) fprintf(stderr, "Try 'lmserve --help'.\n");

@@ -438,7 +438,7 @@ static lm_status read_option(graph_ctx *g, const pbtxt_field *f) {
         LM_TRY(pbtxt_get_string(f, &s, g->err));
         if (!(m->device = keep_str(g->c, s))) return nomem(g->err);
         if (*s && strcmp(s, "CPU") != 0)
-            warn_field(g->c, f, "device '%s' is not available: lmserve runs models on the CPU", s);
+            warn_field(g->c, f, "no %s support: serving this model on the CPU", s);
     } else if (!strcmp(n, "plugin_config")) {
         LM_TRY(read_plugin_config(g, f));
     } else if (!strcmp(n, "tool_parser") || !strcmp(n, "reasoning_parser")) {

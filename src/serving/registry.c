@@ -243,6 +243,10 @@ void registry_fail(registry *r, const char *name, const char *why) {
 }
 
 lm_status registry_load_all(registry *r, lm_error *err) {
+    lm_status first = LM_OK;
+    lm_error first_err;
+    err_clear(&first_err);
+    size_t loaded = 0;
     for (size_t i = 0; i < r->n; i++) {
         entry *e = r->items[i];
         if (e->state != SERVABLE_START) continue;
@@ -265,10 +269,19 @@ lm_status registry_load_all(registry *r, lm_error *err) {
             set_error(r, e, le.msg);
         }
         pthread_mutex_unlock(&r->mu);
-        if (s != LM_OK) return err_set(err, s, "model '%s' (%s): %s", e->want.cfg.name, e->want.cfg.path, le.msg);
+        if (s != LM_OK) { /* one failing model never stops the others */
+            log_error("model '%s' failed to load from %s: %s", e->want.cfg.name, e->want.cfg.path, le.msg);
+            if (first == LM_OK) {
+                first = s;
+                err_set(&first_err, s, "model '%s' (%s): %s", e->want.cfg.name, e->want.cfg.path, le.msg);
+            }
+            continue;
+        }
         log_info("model '%s' is available", e->want.cfg.name);
+        loaded++;
     }
-    return LM_OK;
+    if (loaded > 0 || first == LM_OK) return LM_OK;
+    return err_set(err, first, "%s", first_err.msg);
 }
 
 size_t registry_count(const registry *r) {

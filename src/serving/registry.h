@@ -39,8 +39,10 @@ void registry_destroy(registry *r);
  * registry_load_all() has begun. */
 lm_status registry_add(registry *r, const registry_model *m, lm_error *err);
 
-/* Loads every added model, one after the other. Stops at the first failure: that model is left
- * LOADING with `failed` and its error recorded, and the error is returned. */
+/* Loads every added model, one after the other. A model that fails is logged (name, path, reason)
+ * and left LOADING with `failed` and its error recorded (/v1/config reports it); the others load
+ * and serve. Returns the first failure only when no model loaded at all (err holds it, naming the
+ * model and its path), LM_OK otherwise. */
 lm_status registry_load_all(registry *r, lm_error *err);
 
 size_t registry_count(const registry *r);

@@ -135,7 +135,8 @@ static void test_ovms_flag_set_is_complete(void **state) {
                                        "max_prompt_len", "max_num_seqs", "cache_size",
                                        "source_model", "task", "file_system_poll_wait_seconds",
                                        "gguf_filename", "max_num_batched_tokens",
-                                       "dynamic_split_fuse", "plugin_config", "enable_prefix_caching"};
+                                       "dynamic_split_fuse", "plugin_config", "enable_prefix_caching",
+                                       "target_device"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;

@@ -329,7 +329,7 @@ static void test_unknown_and_ignored_reported(void **state) {
     } while (0)
     EXPECT_WARNING("%s:7:7: draft_models_path: speculative decoding is not supported; ignored", g);
     EXPECT_WARNING("%s:8:7: cache_eviction_config: KV cache eviction is not supported", g);
-    EXPECT_WARNING("%s:9:7: device: device 'NPU' is not available: lmserve runs models on the CPU", g);
+    EXPECT_WARNING("%s:9:7: device: no NPU support: serving this model on the CPU", g);
     EXPECT_WARNING("%s:10:7: plugin_config: plugin option 'NUM_STREAMS' is not used by lmserve", g);
     EXPECT_WARNING("%s:11:7: shiny_new_option: unknown LLM calculator option; ignored", g);
     EXPECT_WARNING("%s:12:7: pipeline_type: VLM_CB pipelines", g);

@@ -395,6 +395,44 @@ static void test_sync_failures_and_pending(void **state) {
     unlink(bogus);
 }
 
+/* Start-up: a model that fails to load is reported, and every other model serves. Only when none
+ * loads does registry_load_all fail. */
+static void test_load_all_failure_spares_others(void **state) {
+    (void)state;
+    char bad[] = "/tmp/lmtest_registry_bad_XXXXXX";
+    int fd = mkstemp(bad);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "not a model", 11), 11);
+    close(fd);
+    registry *r = NULL;
+    lm_error err;
+    err_clear(&err);
+    assert_int_equal(registry_create(&r, &err), LM_OK);
+    registry_model a = demo_model("a"), b = demo_model("broken"), c = demo_model("c");
+    b.cfg.path = bad;
+    assert_int_equal(registry_add(r, &a, &err), LM_OK);
+    assert_int_equal(registry_add(r, &b, &err), LM_OK);
+    assert_int_equal(registry_add(r, &c, &err), LM_OK);
+    assert_int_equal(registry_load_all(r, &err), LM_OK);
+    assert_int_equal(err.code, LM_OK);
+    assert_int_equal(info_of(r, "a").state, SERVABLE_AVAILABLE);
+    assert_int_equal(info_of(r, "c").state, SERVABLE_AVAILABLE);
+    registry_info info = info_of(r, "broken");
+    assert_int_equal(info.state, SERVABLE_LOADING);
+    assert_true(info.failed);
+    assert_non_null(info.error);
+    registry_destroy(r);
+
+    /* nothing loads: the first failure, naming the model and its file */
+    assert_int_equal(registry_create(&r, &err), LM_OK);
+    assert_int_equal(registry_add(r, &b, &err), LM_OK);
+    assert_int_not_equal(registry_load_all(r, &err), LM_OK);
+    assert_non_null(strstr(err.msg, "'broken'"));
+    assert_non_null(strstr(err.msg, bad));
+    registry_destroy(r);
+    unlink(bad);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_models_listed),
@@ -407,6 +445,7 @@ int main(void) {
         cmocka_unit_test(test_sync_add_remove),
         cmocka_unit_test(test_sync_change),
         cmocka_unit_test(test_sync_failures_and_pending),
+        cmocka_unit_test(test_load_all_failure_spares_others),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     return failed + cmocka_run_group_tests(sync_tests, NULL, NULL);
