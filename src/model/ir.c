@@ -972,8 +972,7 @@ static lm_status load(ir_model *m, const char *xml, size_t xml_len, lm_error *er
     for (size_t i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
         if (is(l, "MatMul")) {
-            LM_TRY(recover_input(m, (int64_t)i, 1, err));
-            LM_TRY(recover_input(m, (int64_t)i, 0, err)); /* a transposed or swapped operand */
+            LM_TRY(recover_input(m, (int64_t)i, 1, err)); /* weights are the second operand */
         } else if (is(l, "Gather")) {
             LM_TRY(recover_input(m, (int64_t)i, 0, err));
         }
