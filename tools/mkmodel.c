@@ -1,17 +1,20 @@
 /* mkmodel.c — writes a full-size random-weight model as a GGUF file, for load and memory tests of
  * real model shapes without downloading anything.
  *
- *   lmserve-mkmodel --preset qwen3-0.6b|llama3.1-8b|tiny --out FILE [--type bf16|f16|f32] [--seed N]
+ *   lmserve-mkmodel --preset qwen3-0.6b|llama3.1-8b|tiny --out FILE [--type bf16|f16|f32|q8_0|q4_0] [--seed N]
  *
  * Weights are N(0, 0.02²)-like (sum of uniforms) from a seeded generator, norms are 1, the
  * vocabulary is a synthetic SentencePiece-style one (<unk> <s> </s>, 256 byte tokens, then filler
- * pieces) so text prompts work. The file streams to disk: memory use is one row. */
+ * pieces) so text prompts work. --type q8_0|q4_0 quantizes every matrix (norms stay f32) with
+ * lmserve's quantizers, for kernel and engine benchmarks on quantized files. The file streams to
+ * disk: memory use is one row. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compute/kernels.h"
+#include "compute/quant.h"
 
 typedef struct {
     const char *name, *arch;
@@ -75,7 +78,7 @@ static void add(const char *name, uint64_t cols, uint64_t rows, int type, int ki
     t->type = kind ? 0 : type;
     t->kind = kind;
     t->std = std;
-    t->nbytes = cols * rows * (t->type == 0 ? 4 : 2);
+    t->nbytes = rows * quant_row_bytes((ggml_type)t->type, (int64_t)cols);
 }
 
 static char g_piece[64];
@@ -104,9 +107,10 @@ int main(int argc, char **argv) {
     const preset *p = NULL;
     for (size_t i = 0; i < sizeof g_presets / sizeof g_presets[0]; i++)
         if (name && !strcmp(name, g_presets[i].name)) p = &g_presets[i];
-    int type = !strcmp(type_name, "f32") ? 0 : !strcmp(type_name, "f16") ? 1 : !strcmp(type_name, "bf16") ? 30 : -1;
+    int type = !strcmp(type_name, "f32") ? 0 : !strcmp(type_name, "f16") ? 1 : !strcmp(type_name, "bf16") ? 30
+             : !strcmp(type_name, "q8_0") ? GGML_TYPE_Q8_0 : !strcmp(type_name, "q4_0") ? GGML_TYPE_Q4_0 : -1;
     if (!p || !out || type < 0) {
-        fprintf(stderr, "usage: %s --preset tiny|qwen3-0.6b|llama3.1-8b --out FILE [--type bf16|f16|f32] [--seed N]\n", argv[0]);
+        fprintf(stderr, "usage: %s --preset tiny|qwen3-0.6b|llama3.1-8b --out FILE [--type bf16|f16|f32|q8_0|q4_0] [--seed N]\n", argv[0]);
         return 64;
     }
     g_rng = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -204,17 +208,27 @@ int main(int argc, char **argv) {
     uint64_t written = 0;
     for (int i = 0; i < g_n; i++) {
         tensor *t = &g_t[i];
-        size_t rb = t->ne[0] * (t->type == 0 ? 4 : 2);
+        size_t rb = quant_row_bytes((ggml_type)t->type, (int64_t)t->ne[0]);
         if (rb > row_cap) row = realloc(row, row_cap = rb);
+        float *vals = malloc(t->ne[0] * sizeof *vals);
         for (uint64_t r = 0; r < t->ne[1]; r++) {
             for (uint64_t c = 0; c < t->ne[0]; c++) {
                 float v = t->kind == 1 ? 1.0f : t->kind == 2 ? (c < t->ne[0] / 4 ? 1.0f : 8.0f) : gauss(t->std);
+                vals[c] = v;
                 if (t->type == 0) memcpy(row + c * 4, &v, 4);
                 else if (t->type == 1) { uint16_t h = kern_f32_to_f16(v); memcpy(row + c * 2, &h, 2); }
-                else { uint32_t b; memcpy(&b, &v, 4); uint16_t h = (uint16_t)((b + 0x7fff + ((b >> 16) & 1)) >> 16); memcpy(row + c * 2, &h, 2); }
+                else if (t->type == 30) { uint32_t b; memcpy(&b, &v, 4); uint16_t h = (uint16_t)((b + 0x7fff + ((b >> 16) & 1)) >> 16); memcpy(row + c * 2, &h, 2); }
+            }
+            if (t->type != 0 && t->type != 1 && t->type != 30) {
+                lm_error err;
+                if (quant_quantize_row((ggml_type)t->type, vals, (int64_t)t->ne[0], row, &err) != LM_OK) {
+                    fprintf(stderr, "%s: %s\n", t->name, err.msg);
+                    return 1;
+                }
             }
             fwrite(row, 1, rb, f);
         }
+        free(vals);
         for (uint64_t pad = t->nbytes; pad % 32; pad++) fputc(0, f);
         written += t->nbytes;
     }

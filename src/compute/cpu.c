@@ -40,6 +40,12 @@ static void detect(cpu_features *f) {
     if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, a, b, c, d);
     f->avx2 = (b >> 5) & 1;
+    {
+        unsigned a1, b1, c1, d1;
+        __cpuid_count(7, 1, a1, b1, c1, d1);
+        f->avxvnni = (a1 >> 4) & 1;
+        (void)b1; (void)c1; (void)d1;
+    }
     if (os_avx512) {
         f->avx512f = (b >> 16) & 1;
         f->avx512bw = (b >> 30) & 1;
@@ -75,7 +81,8 @@ const cpu_features *cpu_features_get(void) {
 void cpu_features_describe(const cpu_features *f, char *buf, unsigned size) {
     static const struct { size_t off; const char *name; } names[] = {
         {offsetof(cpu_features, avx2), "avx2"},         {offsetof(cpu_features, fma), "fma"},
-        {offsetof(cpu_features, f16c), "f16c"},         {offsetof(cpu_features, avx512f), "avx512f"},
+        {offsetof(cpu_features, f16c), "f16c"},         {offsetof(cpu_features, avxvnni), "avxvnni"},
+        {offsetof(cpu_features, avx512f), "avx512f"},
         {offsetof(cpu_features, avx512bw), "avx512bw"}, {offsetof(cpu_features, avx512vl), "avx512vl"},
         {offsetof(cpu_features, avx512vnni), "avx512vnni"},
         {offsetof(cpu_features, avx512bf16), "avx512bf16"},

@@ -9,6 +9,7 @@
 
 typedef struct {
     int avx2, fma, f16c;                 /* AVX2 family (Haswell+) */
+    int avxvnni;                         /* VEX-encoded vpdpbusd on ymm (Alder Lake, Zen 5) */
     int avx512f, avx512bw, avx512vl;     /* AVX-512 foundation */
     int avx512vnni, avx512bf16, avx512fp16;
     int amx_tile, amx_int8, amx_bf16;    /* usable only if the kernel granted AMX state */

@@ -37,11 +37,39 @@ typedef void (*kern_dotn_fn)(int64_t n, const void *w_row, const float *x, size_
  * cached values. Only F32 and F16 (the KV cache types) have one. */
 typedef void (*kern_axpy_fn)(int64_t n, float a, const void *row, float *y);
 
+/* ---- int8 activations --------------------------------------------------------------------
+ * An activation row of n floats (n a multiple of KERN_Q8_BLOCK) is quantized once per product
+ * into a "q8 row": per block of 32, d = max|x| / 127 and q = round(x / d) (ties away from zero) in
+ * [-127, 127], as llama.cpp's Q8_0. Layout (kern_q8_row_bytes(n) bytes, a multiple of 64):
+ * n int8 q, then n/32 f32 d, then n/32 f32 ds = d * sum(q of the block) (for types with a
+ * per-block minimum), then padding. Quantizing is the same on every set (kern_quantize_q8).
+ *
+ * A set's qgemm[t] multiplies a tile of nr <= KERN_QGEMM_MR weight rows (row_bytes apart) by
+ * nc <= KERN_QGEMM_NC q8 rows (xq_stride apart): y[c * ldy + r] = dot(row r, q8 row c), computed
+ * per block as an exact integer sum of weight codes times q, scaled in f32 (kernels_q8.c defines
+ * the reference). Every (r, c) result is computed by the same operations in the same order
+ * whatever nr and nc are, so a token's numbers do not depend on the batch it is in. */
+#define KERN_Q8_BLOCK 32
+#define KERN_QGEMM_MR 4
+#define KERN_QGEMM_NC 4
+
+typedef void (*kern_qgemm_fn)(int64_t n, const void *w, size_t row_bytes, int nr, const void *xq,
+                              size_t xq_stride, int nc, float *y, size_t ldy);
+
+/* Optional packed path for long batches: qpack(n, w, row_bytes, nr, buf) writes the weight side
+ * of an nr-row tile into buf in the set's own layout and returns its size (buf == NULL: only the
+ * size); qgemm_packed then takes that buffer as w (row_bytes unused) and gives the same bits as
+ * qgemm on the rows. */
+typedef size_t (*kern_qpack_fn)(int64_t n, const void *w, size_t row_bytes, int nr, void *buf);
+
 typedef struct {
-    const char *name;                 /* "scalar", "avx2", "avx512" */
+    const char *name;                 /* "scalar", "avx2", "avx512", "avx512vnni", ... */
     kern_dot_fn dot[LM_TYPE_COUNT];   /* NULL: type not handled by this set (fall back to ref) */
     kern_dotn_fn dotn[LM_TYPE_COUNT]; /* NULL: loop over dot */
     kern_axpy_fn axpy[LM_TYPE_COUNT]; /* NULL: the reference's */
+    kern_qgemm_fn qgemm[LM_TYPE_COUNT]; /* NULL: no int8-activation kernel of its own */
+    kern_qpack_fn qpack[LM_TYPE_COUNT]; /* NULL: no packed path (qgemm_packed NULL too) */
+    kern_qgemm_fn qgemm_packed[LM_TYPE_COUNT];
 } kern_set;
 
 /* The scalar reference set: handles every type quant_type_known() knows. */
@@ -75,6 +103,33 @@ void kern_matvec_mt(const kern_set *k, pool *p, ggml_type t, const void *w, size
  * thread). n_batch == 1 is kern_matvec_mt. */
 void kern_matmul(const kern_set *k, pool *p, ggml_type t, const void *w, size_t row_bytes,
                  int64_t rows, int64_t cols, const float *x, int n_batch, float *y);
+
+/* ---- int8-activation products (see "int8 activations" above) ------------------------------- */
+
+/* Bytes of one q8 row of n activations (n a multiple of 32); a multiple of 64. */
+size_t kern_q8_row_bytes(int64_t n);
+
+/* Quantizes x[0..n) into one q8 row (n a multiple of 32). Non-finite inputs give an unspecified
+ * but finite row. */
+void kern_quantize_q8(int64_t n, const float *x, void *row);
+
+/* Quantizes T rows of n floats (x rows n apart) into q8 rows kern_q8_row_bytes(n) apart, split
+ * over the pool (NULL: calling thread). */
+void kern_quantize_q8_rows(pool *p, int64_t n, const float *x, int T, void *xq);
+
+/* Whether type t has an int8-activation product in the reference (every set can then run it). */
+int kern_q8_supports(ggml_type t);
+
+/* Whether set k has its own (fast) int8-activation kernel for t: the engine uses int8
+ * activations for exactly these weights. */
+int kern_q8_native(const kern_set *k, ggml_type t);
+
+/* y[b][r] = dot(row r of w, q8 row b) for b < n_batch, r < rows (xq rows kern_q8_row_bytes(cols)
+ * apart, y rows `rows` apart). Row tiles of KERN_QGEMM_MR stay in L1 while every q8 row passes,
+ * so weights come from memory once; split by rows over the pool (NULL: calling thread). Uses
+ * k->qgemm[t], else the reference's. */
+void kern_matmul_q8(const kern_set *k, pool *p, ggml_type t, const void *w, size_t row_bytes,
+                    int64_t rows, int64_t cols, const void *xq, int n_batch, float *y);
 
 /* ---- conversions --------------------------------------------------------------------------- */
 

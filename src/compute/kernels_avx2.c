@@ -345,9 +345,20 @@ T256 static void axpy_f16(int64_t n, float a, const void *row, float *y) {
     for (; i < n; i++) y[i] += a * kern_f16_to_f32(x[i]);
 }
 
+/* int8-activation tiles: vpdpbusd emulated as vpmaddubsw (pairs, exact below 2^15 for the
+ * codes kernels_q8_256.h feeds it) + vpmaddwd with ones */
+T256 static inline __attribute__((always_inline)) __m256i maddubs_dpbusd(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#define Q8_TARGET T256
+#define Q8_DPBUSD maddubs_dpbusd
+#define Q8_NAME(x) avx2_##x
+#include "compute/kernels_q8_256.h"
+
 #define ENTRY(t, name) [t] = dot_##name
 #define ENTRYN(t, name) [t] = dotn_##name
 static const kern_set g_avx2 = {
+    .qgemm = {Q8_TABLE},
     .name = "avx2",
     .axpy = {[GGML_TYPE_F32] = axpy_f32, [GGML_TYPE_F16] = axpy_f16},
     .dot = {

@@ -11,6 +11,27 @@ const kern_set *kern_avx2(void);
 /* AVX-512 F/BW/VL set, plus AVX2/FMA/F16C (kernels_avx512.c); same condition. */
 const kern_set *kern_avx512(void);
 
+/* AVX-512 set plus AVX512-VNNI int8-activation kernels (kernels_avx512vnni.c). */
+const kern_set *kern_avx512vnni(void);
+
+/* AVX2 set plus AVX-VNNI (VEX vpdpbusd) int8-activation kernels (kernels_avx2.c). */
+const kern_set *kern_avxvnni(void);
+
+/* Reference int8-activation tile products (kernels_q8.c), one per supported weight type. */
+#define KERN_REF_QGEMM(name)                                                                   \
+    void kern_ref_qgemm_##name(int64_t n, const void *w, size_t row_bytes, int nr,             \
+                               const void *xq, size_t xq_stride, int nc, float *y, size_t ldy);
+KERN_REF_QGEMM(q4_0)
+KERN_REF_QGEMM(i4_g32)
+KERN_REF_QGEMM(i4_g64)
+KERN_REF_QGEMM(i4_g128)
+KERN_REF_QGEMM(i4_ch)
+KERN_REF_QGEMM(q8_0)
+KERN_REF_QGEMM(i8_ch)
+KERN_REF_QGEMM(q4_K)
+KERN_REF_QGEMM(q6_K)
+#undef KERN_REF_QGEMM
+
 /* k's dot for t, or the reference's when k has none. */
 kern_dot_fn kern_dot_for(const kern_set *k, ggml_type t);
 

@@ -11,9 +11,12 @@ size_t kern_available(const kern_set **out, size_t max) {
     const cpu_features *f = cpu_features_get();
     size_t n = 0;
     if (n < max) out[n++] = kern_reference();
-    if (f->avx2 && f->fma && f->f16c && n < max) out[n++] = kern_avx2();
-    if (f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl && n < max)
-        out[n++] = kern_avx512();
+    int avx2 = f->avx2 && f->fma && f->f16c;
+    int avx512 = avx2 && f->avx512f && f->avx512bw && f->avx512vl;
+    if (avx2 && n < max) out[n++] = kern_avx2();
+    if (avx2 && f->avxvnni && n < max) out[n++] = kern_avxvnni();
+    if (avx512 && n < max) out[n++] = kern_avx512();
+    if (avx512 && f->avx512vnni && n < max) out[n++] = kern_avx512vnni();
     return n;
 }
 

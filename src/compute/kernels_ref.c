@@ -151,6 +151,17 @@ static const kern_set g_reference = {
         [LM_TYPE_I4_G64] = dot_i4_g64,
         [LM_TYPE_I4_G128] = dot_i4_g128,
     },
+    .qgemm = {
+        [GGML_TYPE_Q4_0] = kern_ref_qgemm_q4_0,
+        [LM_TYPE_I4_G32] = kern_ref_qgemm_i4_g32,
+        [LM_TYPE_I4_G64] = kern_ref_qgemm_i4_g64,
+        [LM_TYPE_I4_G128] = kern_ref_qgemm_i4_g128,
+        [LM_TYPE_I4_CH] = kern_ref_qgemm_i4_ch,
+        [GGML_TYPE_Q8_0] = kern_ref_qgemm_q8_0,
+        [LM_TYPE_I8_CH] = kern_ref_qgemm_i8_ch,
+        [GGML_TYPE_Q4_K] = kern_ref_qgemm_q4_K,
+        [GGML_TYPE_Q6_K] = kern_ref_qgemm_q6_K,
+    },
 };
 
 const kern_set *kern_reference(void) { return &g_reference; }

@@ -52,6 +52,10 @@ struct engine {
     float *ff;               /* (T, 2 n_ff) */
     float *ff2;              /* (T, n_embd) */
     float *lin;              /* (T, max(q_dim, n_ff)) matmul output before a strided copy */
+    unsigned char *xq;       /* (T) q8 rows of the widest product input (int8 activations) */
+    const float *xq_of;      /* the f32 matrix xq holds now (NULL: none) ... */
+    int xq_T;                /* ... its rows ... */
+    int64_t xq_cols;         /* ... and columns */
     float *scores;           /* (n_threads, n_ctx) one row per attention task */
     int n_tasks;             /* attention tasks per layer: one per thread */
     int att_layer, att_T;    /* the attention job being run */
@@ -72,13 +76,28 @@ const model *engine_model(const engine *e) { return e->m; }
 
 /* ---- math ---------------------------------------------------------------------------------- */
 
+/* Marks the quantized copy of the activations stale: called whenever a product input is
+ * rewritten. */
+static void xq_invalidate(engine *e) { e->xq_of = NULL; }
+
 /* Y[t] = W · X[t] (+ b) for t < T; X rows are w->cols apart, Y rows ldy apart. Every weight row
- * is read once for all T tokens, split over the pool by rows. */
-static void linear(const engine *e, const model_tensor *w, const model_tensor *b, const float *X,
+ * is read once for all T tokens, split over the pool by rows. With int8 activations X is
+ * quantized once and reused by the following products of the same input (q/k/v, gate/up). */
+static void linear(engine *e, const model_tensor *w, const model_tensor *b, const float *X,
                    int T, float *Y, size_t ldy) {
     int direct = ldy == (size_t)w->rows;
     float *out = direct ? Y : e->lin;
-    kern_matmul(e->k, e->pool, w->type, w->data, w->row_bytes, w->rows, w->cols, X, T, out);
+    if (!e->p.f32_activations && kern_q8_native(e->k, w->type)) {
+        if (e->xq_of != X || e->xq_T != T || e->xq_cols != w->cols) {
+            kern_quantize_q8_rows(e->pool, w->cols, X, T, e->xq);
+            e->xq_of = X;
+            e->xq_T = T;
+            e->xq_cols = w->cols;
+        }
+        kern_matmul_q8(e->k, e->pool, w->type, w->data, w->row_bytes, w->rows, w->cols, e->xq, T, out);
+    } else {
+        kern_matmul(e->k, e->pool, w->type, w->data, w->row_bytes, w->rows, w->cols, X, T, out);
+    }
     for (int t = 0; t < T; t++) {
         float *y = Y + (size_t)t * ldy;
         if (!direct) memcpy(y, out + (size_t)t * w->rows, (size_t)w->rows * sizeof *y);
@@ -107,9 +126,10 @@ static void layernorm(float *out, const float *x, const float *w, const float *b
     for (int i = 0; i < n; i++) out[i] = (x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
 }
 
-static void norm_rows(const engine *e, const model_tensor *w, const model_tensor *b, int T,
+static void norm_rows(engine *e, const model_tensor *w, const model_tensor *b, int T,
                       const float *X, float *H) {
     const model_hparams *hp = &e->m->hp;
+    xq_invalidate(e);
     for (int t = 0; t < T; t++) {
         const float *x = X + (size_t)t * hp->n_embd;
         float *h = H + (size_t)t * hp->n_embd;
@@ -379,6 +399,7 @@ static void attention_layer(engine *e, int il, int T) {
     e->att_layer = il;
     e->att_T = T;
     pool_run(e->pool, T < e->n_tasks ? T : e->n_tasks, attend_task, e);
+    xq_invalidate(e);
     linear(e, &l->wo, &l->bo, e->att, T, e->o, hp->n_embd);
 }
 
@@ -406,6 +427,7 @@ static void ffn_layer(engine *e, int il, int T, const float *H, float *out) {
             for (int i = 0; i < F; i++) u[i] = gelu(u[i]);
         }
     }
+    xq_invalidate(e);
     /* the down projection reads [T][n_ff] rows: compact the 2 n_ff-strided activations first */
     if (ld != (size_t)F)
         for (int t = 1; t < T; t++) memmove(e->ff + (size_t)t * F, e->ff + (size_t)t * ld, (size_t)F * sizeof(float));
@@ -490,6 +512,7 @@ void engine_destroy(engine *e) {
     free(e->ff);
     free(e->ff2);
     free(e->lin);
+    free(e->xq);
     free(e->scores);
     pool_destroy(e->pool);
     free(e->rope_inv_freq);
@@ -553,12 +576,15 @@ lm_status engine_create(const model *m, const engine_params *params, engine **ou
     e->ff2 = malloc(T * (size_t)hp->n_embd * sizeof(float));
     size_t widest = (size_t)(e->q_dim > hp->n_ff ? e->q_dim : hp->n_ff);
     e->lin = malloc(T * widest * sizeof(float));
+    int64_t in_widest = hp->n_embd > e->q_dim ? hp->n_embd : e->q_dim;
+    if (hp->n_ff > in_widest) in_widest = hp->n_ff;
+    e->xq = malloc(T * kern_q8_row_bytes((in_widest + 31) / 32 * 32));
     e->scores = malloc((size_t)e->n_tasks * (size_t)p.n_ctx * sizeof(float));
     e->rope_inv_freq = malloc(((size_t)hp->rope_dim / 2 + 1) * sizeof(float));
     e->tok_seq = malloc(T * sizeof(int));
     e->tok_pos = malloc(T * sizeof(int));
     int ok = e->k_pool && e->v_pool && e->block_ref && e->free_list && e->seqs && e->x && e->h &&
-             e->qkv && e->att && e->o && e->ff && e->ff2 && e->lin && e->scores && e->rope_inv_freq &&
+             e->qkv && e->att && e->o && e->ff && e->ff2 && e->lin && e->xq && e->scores && e->rope_inv_freq &&
              e->tok_seq && e->tok_pos;
     for (int i = 0; ok && i < p.max_seqs; i++) {
         e->seqs[i].blocks = malloc((size_t)max_blocks_per_seq * sizeof(int));

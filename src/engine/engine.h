@@ -30,6 +30,10 @@ typedef struct {
     ggml_type kv_type;     /* GGML_TYPE_F16 or GGML_TYPE_F32 (start from engine_params_default) */
     const kern_set *kernels; /* NULL = kern_best() */
     int n_threads;         /* compute threads; 0 = one per physical core */
+    int f32_activations;   /* 1: keep activations in f32 for every product (the f32_dequant
+                            * numerics of docs/kernels.md); 0 (default): quantize activations to
+                            * int8 per 32-block for the weights the kernel set has int8 kernels
+                            * for (kern_q8_native), as llama.cpp does */
 } engine_params;
 
 /* Defaults: block 16, f16 KV, one sequence of the model's trained context, 512-token steps. */
