@@ -327,9 +327,9 @@ static lm_status validate(engine *e, const engine_item *items, int n_items, int 
     return LM_OK;
 }
 
-/* Causal attention of stacked token t (already stored in the cache) over its own sequence, with
- * `scores` as scratch (n_ctx floats). */
-static void attend(engine *e, int layer, int t, float *scores) {
+/* Causal attention of stacked token t (already stored in the cache) for query head h over its
+ * own sequence, with `scores` as scratch (n_ctx floats). */
+static void attend(engine *e, int layer, int t, int h, float *scores) {
     const model_hparams *hp = &e->m->hp;
     const seq_state *s = &e->seqs[e->tok_seq[t]];
     int pos = e->tok_pos[t], hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
@@ -337,35 +337,35 @@ static void attend(engine *e, int layer, int t, float *scores) {
     if (hp->sliding_window > 0 && pos - hp->sliding_window + 1 > 0) first = pos - hp->sliding_window + 1;
     float scale = 1.0f / sqrtf((float)hd);
     int bs = e->p.block_size;
-    for (int h = 0; h < hp->n_head; h++) {
-        const float *q = e->qkv + (size_t)t * e->qkv_dim + (size_t)h * hd;
-        int kvh = h / group;
-        float max = -INFINITY;
-        for (int p = first; p <= pos; p++) {
-            const void *k = kv_at(e, e->k_pool, layer, s->blocks[p / bs], p % bs);
-            float sc = kv_dot(e, q, (const unsigned char *)k + (size_t)kvh * hd * e->kv_elem, hd) * scale;
-            scores[p] = sc;
-            if (sc > max) max = sc;
-        }
-        float sum = 0.0f;
-        for (int p = first; p <= pos; p++) {
-            scores[p] = expf(scores[p] - max);
-            sum += scores[p];
-        }
-        float *out = e->att + (size_t)t * e->q_dim + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int p = first; p <= pos; p++) {
-            const void *v = kv_at(e, e->v_pool, layer, s->blocks[p / bs], p % bs);
-            kv_axpy(e, out, scores[p] / sum, (const unsigned char *)v + (size_t)kvh * hd * e->kv_elem, hd);
-        }
+    const float *q = e->qkv + (size_t)t * e->qkv_dim + (size_t)h * hd;
+    int kvh = h / group;
+    float max = -INFINITY;
+    for (int p = first; p <= pos; p++) {
+        const void *k = kv_at(e, e->k_pool, layer, s->blocks[p / bs], p % bs);
+        float sc = kv_dot(e, q, (const unsigned char *)k + (size_t)kvh * hd * e->kv_elem, hd) * scale;
+        scores[p] = sc;
+        if (sc > max) max = sc;
+    }
+    float sum = 0.0f;
+    for (int p = first; p <= pos; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += scores[p];
+    }
+    float *out = e->att + (size_t)t * e->q_dim + (size_t)h * hd;
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int p = first; p <= pos; p++) {
+        const void *v = kv_at(e, e->v_pool, layer, s->blocks[p / bs], p % bs);
+        kv_axpy(e, out, scores[p] / sum, (const unsigned char *)v + (size_t)kvh * hd * e->kv_elem, hd);
     }
 }
 
-/* pool task: tokens ith, ith + nth, ... of the current attention job */
+/* pool task: (token, head) pairs ith, ith + nth, ... of the current attention job, so that one
+ * decoding token spreads its heads over every thread */
 static void attend_task(void *ctx, int ith, int nth) {
     engine *e = ctx;
     float *scores = e->scores + (size_t)ith * (size_t)e->p.n_ctx;
-    for (int t = ith; t < e->att_T; t += nth) attend(e, e->att_layer, t, scores);
+    int H = e->m->hp.n_head;
+    for (int u = ith; u < e->att_T * H; u += nth) attend(e, e->att_layer, u / H, u % H, scores);
 }
 
 static void attention_layer(engine *e, int il, int T) {
@@ -398,7 +398,8 @@ static void attention_layer(engine *e, int il, int T) {
     }
     e->att_layer = il;
     e->att_T = T;
-    pool_run(e->pool, T < e->n_tasks ? T : e->n_tasks, attend_task, e);
+    int units = T * hp->n_head;
+    pool_run(e->pool, units < e->n_tasks ? units : e->n_tasks, attend_task, e);
     xq_invalidate(e);
     linear(e, &l->wo, &l->bo, e->att, T, e->o, hp->n_embd);
 }
