@@ -1,15 +1,24 @@
-/* log.c — timestamped leveled lines on stderr. */
+/* log.c — timestamped leveled lines on stderr, as text or JSON. Each line is built in memory and
+ * written with one fwrite, so lines from different threads never interleave. */
 #include "base/log.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 
-static log_level g_level = LOG_INFO;
+#include "base/buf.h"
+
+static atomic_int g_level = LOG_INFO;
+static atomic_int g_format = LOG_FORMAT_TEXT;
 static const char *const g_names[] = {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"};
 
-void log_set_level(log_level level) { g_level = level; }
+void log_set_level(log_level level) { atomic_store(&g_level, (int)level); }
+int log_enabled(log_level level) { return (int)level >= atomic_load(&g_level); }
+void log_set_format(log_format format) { atomic_store(&g_format, (int)format); }
 
 int log_parse_level(const char *name, log_level *out) {
     for (int i = 0; i <= LOG_ERROR; i++) {
@@ -21,19 +30,139 @@ int log_parse_level(const char *name, log_level *out) {
     return -1;
 }
 
-void log_msg(log_level level, const char *fmt, ...) {
-    if (level < g_level) return;
-    char line[1024];
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, min = 0x10000;
+    else return 0;
+    if (n < len) return 0;
+    unsigned cp = c & (0x3F >> (len - 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+/* A JSON string literal of s. */
+static void json_str(lm_buf *b, const char *s) {
+    buf_append_char(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\') {
+            buf_append_char(b, '\\');
+            buf_append_char(b, (char)c);
+            i++;
+        } else if (c == '\n') {
+            buf_append_str(b, "\\n"), i++;
+        } else if (c == '\r') {
+            buf_append_str(b, "\\r"), i++;
+        } else if (c == '\t') {
+            buf_append_str(b, "\\t"), i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            buf_printf(b, "\\u%04x", c), i++;
+        } else {
+            size_t len = utf8_len(p + i, n - i);
+            if (len == 0) {
+                buf_append_str(b, "\\ufffd");
+                i++;
+            } else {
+                buf_append(b, p + i, len);
+                i += len;
+            }
+        }
+    }
+    buf_append_char(b, '"');
+}
+
+/* Text value: bare when it is a plain word, else quoted with escapes. */
+static void text_value(lm_buf *b, const char *s) {
+    int plain = *s != '\0';
+    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+        plain = *p > 0x20 && *p != '"' && *p != '\\' && *p != '=' && *p != 0x7F;
+    if (plain) buf_append_str(b, s);
+    else json_str(b, s);
+}
+
+static void number(lm_buf *b, double v) {
+    if (!isfinite(v)) buf_append_str(b, "null");
+    else if (v == floor(v) && fabs(v) < 1e15) buf_printf(b, "%.0f", v);
+    else buf_printf(b, "%.6g", v);
+}
+
+/* Starts a line: the text prefix or the JSON object's time and level. */
+static void line_start(lm_buf *b, log_level level, int json) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "[%04d-%02d-%02d %02d:%02d:%02d.%03ld][%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, g_names[level]);
+    if (json)
+        buf_printf(b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   ts.tv_nsec / 1000000, g_names[level]);
+    else
+        buf_printf(b, "[%04d-%02d-%02d %02d:%02d:%02d.%03ld][%s] ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   ts.tv_nsec / 1000000, g_names[level]);
+}
+
+static void line_end(lm_buf *b, int json) {
+    if (json) buf_append_char(b, '}');
+    buf_append_char(b, '\n');
+    if (!b->oom) fwrite(b->data, 1, b->len, stderr);
+    buf_fini(b);
+}
+
+void log_msg(log_level level, const char *fmt, ...) {
+    if (!log_enabled(level)) return;
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
+    int json = atomic_load(&g_format) == LOG_FORMAT_JSON;
+    lm_buf b = {0};
+    line_start(&b, level, json);
+    if (json) {
+        buf_append_str(&b, ",\"msg\":");
+        json_str(&b, msg);
+    } else {
+        buf_append_str(&b, msg);
+    }
+    line_end(&b, json);
+}
+
+void log_fields(log_level level, const char *event, const log_field *fields, size_t n) {
+    if (!log_enabled(level)) return;
+    int json = atomic_load(&g_format) == LOG_FORMAT_JSON;
+    lm_buf b = {0};
+    line_start(&b, level, json);
+    if (json) {
+        buf_append_str(&b, ",\"event\":");
+        json_str(&b, event);
+    } else {
+        buf_append_str(&b, event);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const log_field *f = &fields[i];
+        if (!f->is_num && !f->str) continue;
+        if (json) {
+            buf_printf(&b, ",\"%s\":", f->key);
+            if (f->is_num) number(&b, f->num);
+            else json_str(&b, f->str);
+        } else {
+            buf_printf(&b, " %s=", f->key);
+            if (f->is_num) number(&b, f->num);
+            else text_value(&b, f->str);
+        }
+    }
+    line_end(&b, json);
 }

@@ -161,6 +161,13 @@ typedef struct {
     const char *rest_bind_address;
     int64_t rest_workers;        /* 0: chosen from the CPU count */
     int log_level;               /* a log_level value (TRACE..ERROR share the enum's order) */
+    int log_format;              /* 0 text, 1 json (one JSON object per line) */
+    bool metrics_enable;         /* GET /metrics serves Prometheus text */
+    const char *metrics_list;    /* comma-separated metric families; NULL: the default set */
+    const char *api_key_file;    /* first line is the API key; NULL: the API_KEY variable */
+    bool api_key_protect_health; /* health endpoints and /metrics need the key too */
+    int64_t max_queued_requests; /* waiting requests per model before 503; 0: from max_num_seqs */
+    int64_t request_timeout_s;   /* per-request deadline; 0: none */
     /* models */
     const char *config_path;
     int64_t file_system_poll_wait_seconds; /* 0: config.json is not watched */

@@ -320,6 +320,7 @@ int cli_serve_plan_make(int argc, char **argv, cli_serve_plan *p) {
         return cli_exit_code(s);
     }
     log_set_level((log_level)o->log_level);
+    log_set_format(o->log_format == 1 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     p->http = http_config(o);
     return plan_models(p);
 }
