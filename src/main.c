@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "cli/commands.h"
 #include "cli/serve.h"
 #include "repo/reload.h"
@@ -52,13 +54,17 @@ static int run_program(const server_config *http, const registry_model *models, 
     const repo_manager *mgr = http->manager;
     int rc = 1;
     if (registry_create(&reg, &err) != LM_OK) goto fail;
+    registry_set_serving(reg, http->metrics, http->max_queued_requests);
     for (size_t i = 0; i < n_models; i++)
         if (registry_add(reg, &models[i], &err) != LM_OK) goto fail;
     if (server_start(http, reg, &srv, &err) != LM_OK) goto fail;
     if (registry_load_all(reg, &err) != LM_OK) goto fail;
     if (mgr && mgr->start && mgr->start(mgr->ctx, reg, &err) != LM_OK) goto fail;
-    fprintf(stderr, "lmserve: serving %zu model(s) on port %d; press Ctrl-C to stop\n", registry_count(reg),
-            server_port(srv));
+    if (log_get_format() == LOG_FORMAT_JSON) /* every stderr line stays JSON */
+        log_info("serving %zu model(s) on port %d", registry_count(reg), server_port(srv));
+    else
+        fprintf(stderr, "lmserve: serving %zu model(s) on port %d; press Ctrl-C to stop\n", registry_count(reg),
+                server_port(srv));
 
     /* the main loop: a signal, or the manager asking for the end (checked every 200 ms) */
     for (;;) {
@@ -81,11 +87,79 @@ static int run_program(const server_config *http, const registry_model *models, 
     return rc;
 
 fail:
-    fprintf(stderr, "lmserve: %s\n", err.msg);
+    if (log_get_format() == LOG_FORMAT_JSON) log_error("%s", err.msg);
+    else fprintf(stderr, "lmserve: %s\n", err.msg);
     server_stop(srv, 0);
     registry_destroy(reg);
     server_destroy(srv);
     return rc;
+}
+
+/* ---- operations: API key, metrics, queue bound, deadline (docs/operations.md) ---- */
+
+#define MAX_METRIC_NAMES 64
+
+typedef struct {
+    char *api_key;
+    metrics *mx;
+    char *list;                  /* a copy of the metrics list, split in place */
+    const char *names[MAX_METRIC_NAMES];
+} ops_state;
+
+static void ops_fini(ops_state *st) {
+    free(st->api_key);
+    metrics_destroy(st->mx);
+    free(st->list);
+    memset(st, 0, sizeof *st);
+}
+
+/* Fills the operations fields of *http from the flags and config.json's monitoring (rc may be
+ * NULL). Returns 0, or an exit code after printing why. */
+static int ops_init(const cli_server_opts *o, const repo_config *rc, server_config *http, ops_state *st) {
+    memset(st, 0, sizeof *st);
+    lm_error err;
+    err_clear(&err);
+    if (server_load_api_key(o->api_key_file, &st->api_key, &err) != LM_OK) {
+        fprintf(stderr, "lmserve: %s\n", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    int enable = o->metrics_enable || (rc && rc->metrics_enable);
+    const char *list = o->metrics_list ? o->metrics_list : rc ? rc->metrics_list : NULL;
+    if (list && !enable) {
+        fprintf(stderr, "lmserve: %s needs metrics to be enabled (--metrics_enable or "
+                        "monitoring.metrics.enable in config.json)\n",
+                o->metrics_list ? "--metrics_list" : "monitoring.metrics.metrics_list");
+        return CLI_EXIT_USAGE;
+    }
+    size_t n = 0;
+    if (list) {
+        st->list = strdup(list);
+        if (!st->list) return CLI_EXIT_FAILURE;
+        char *save = NULL;
+        for (char *t = strtok_r(st->list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ') t++;
+            size_t len = strlen(t);
+            while (len && t[len - 1] == ' ') t[--len] = '\0';
+            if (!*t) continue;
+            if (n == MAX_METRIC_NAMES) {
+                fprintf(stderr, "lmserve: --metrics_list: more than %d names\n", MAX_METRIC_NAMES);
+                return CLI_EXIT_USAGE;
+            }
+            st->names[n++] = t;
+        }
+    }
+    if (enable) {
+        st->mx = metrics_create();
+        if (!st->mx) return CLI_EXIT_FAILURE;
+    }
+    http->api_key = st->api_key;
+    http->api_key_protect_health = o->api_key_protect_health;
+    http->metrics = st->mx;
+    http->metrics_list = list ? st->names : NULL;
+    http->n_metrics_list = n;
+    http->request_timeout_s = (int)o->request_timeout_s;
+    http->max_queued_requests = (int)o->max_queued_requests;
+    return 0;
 }
 
 /* The plan's manager (repo/reload.h), then the program. */
@@ -109,7 +183,10 @@ static int serve(const cli_serve_plan *p) {
         }
         http.manager = repo_reloader_manager(rl);
     }
-    int code = run_program(&http, p->models, p->n_models);
+    ops_state ops;
+    int code = ops_init(&p->o, &p->rc, &http, &ops);
+    if (code == 0) code = run_program(&http, p->models, p->n_models);
+    ops_fini(&ops);
     repo_fetcher_destroy(f);
     repo_reloader_destroy(rl);
     return code;

@@ -52,6 +52,8 @@ const char *err_status_name(lm_status code) {
     case LM_ERR_NOT_FOUND: return "not_found";
     case LM_ERR_TEMPLATE: return "template";
     case LM_ERR_INTERNAL: return "internal";
+    case LM_ERR_BUSY: return "busy";
+    case LM_ERR_TIMEOUT: return "timeout";
     }
     return "unknown";
 }

@@ -22,6 +22,8 @@ typedef enum {
     LM_ERR_NOT_FOUND,    /* named thing does not exist */
     LM_ERR_TEMPLATE,     /* template raised an exception */
     LM_ERR_INTERNAL,     /* broken invariant; a bug */
+    LM_ERR_BUSY,         /* over capacity now (a full queue): retry later (HTTP 503) */
+    LM_ERR_TIMEOUT,      /* a deadline passed (--request_timeout_s) */
 } lm_status;
 
 #define LM_ERROR_MSG_MAX 512

@@ -19,6 +19,7 @@ static const char *const g_names[] = {"TRACE", "DEBUG", "INFO", "WARNING", "ERRO
 void log_set_level(log_level level) { atomic_store(&g_level, (int)level); }
 int log_enabled(log_level level) { return (int)level >= atomic_load(&g_level); }
 void log_set_format(log_format format) { atomic_store(&g_format, (int)format); }
+log_format log_get_format(void) { return (log_format)atomic_load(&g_format); }
 
 int log_parse_level(const char *name, log_level *out) {
     for (int i = 0; i <= LOG_ERROR; i++) {

@@ -19,6 +19,7 @@ void log_set_level(log_level level);
 int log_enabled(log_level level);
 /* Sets the line format (default LOG_FORMAT_TEXT). Call before other threads log. */
 void log_set_format(log_format format);
+log_format log_get_format(void);
 
 /* Parses an OVMS --log_level name (TRACE, DEBUG, INFO, WARNING, ERROR; case-insensitive).
  * Returns 0 and sets *out, or -1 for an unknown name. */

@@ -402,22 +402,22 @@ static const cli_flag server_flags[] = {
      .help = "log lines as text, or as one JSON object per line for log shippers",
      .implemented = true},
     {.name = "metrics_enable", .kind = CLI_SWITCH, SRV(metrics_enable),
-     .help = "serve Prometheus metrics on GET /metrics (docs/operations.md)"},
+     .help = "serve Prometheus metrics on GET /metrics (docs/operations.md)", .implemented = true},
     {.name = "metrics_list", .kind = CLI_STRING, SRV(metrics_list), .metavar = "NAMES",
      .help = "comma-separated metric families to expose (default: OVMS's default set and "
-             "lmserve's own); needs --metrics_enable"},
+             "lmserve's own); needs --metrics_enable", .implemented = true},
     {.name = "api_key_file", .kind = CLI_STRING, SRV(api_key_file), .metavar = "PATH",
      .help = "file whose first line is the API key clients must send (Authorization: Bearer "
-             "KEY or x-api-key: KEY); default: the API_KEY environment variable"},
+             "KEY or x-api-key: KEY); default: the API_KEY environment variable", .implemented = true},
     {.name = "api_key_protect_health", .kind = CLI_SWITCH, SRV(api_key_protect_health),
-     .help = "require the API key on health endpoints and /metrics too"},
+     .help = "require the API key on health endpoints and /metrics too", .implemented = true},
     {.name = "max_queued_requests", .kind = CLI_INT, SRV(max_queued_requests), .min = 1,
      .max = 1 << 20, .metavar = "N",
      .help = "requests that may wait per model before new ones get 503 with Retry-After "
-             "(default: 4 x --max_num_seqs)"},
+             "(default: 4 x --max_num_seqs)", .implemented = true},
     {.name = "request_timeout_s", .kind = CLI_INT, SRV(request_timeout_s), .min = 0,
      .max = 7 * 86400, .def = "0", .metavar = "SECONDS",
-     .help = "end a generation request that takes longer with an error; 0: no limit"},
+     .help = "end a generation request that takes longer with an error; 0: no limit", .implemented = true},
 
     {.name = "config_path", .kind = CLI_STRING, SRV(config_path), .metavar = "PATH",
      .group = "Models", .help = "config.json listing the models to serve", .implemented = true},

@@ -745,6 +745,8 @@ static lm_status read_list(repo_config *c, const char *path, const char *dir, js
     return LM_OK;
 }
 
+static lm_status read_monitoring(repo_config *out, const char *path, json_t *mon, lm_error *err);
+
 lm_status repo_load_config(const char *path, repo_config *out, lm_error *err) {
     char *text = NULL;
     size_t len = 0;
@@ -777,19 +779,66 @@ lm_status repo_load_config(const char *path, repo_config *out, lm_error *err) {
         json_t *v;
         json_object_foreach(root, key, v) {
             if (!strcmp(key, "model_config_list") || !strcmp(key, "mediapipe_config_list")) continue;
-            if (!strcmp(key, "pipeline_config_list") || !strcmp(key, "custom_loader_config_list") ||
-                !strcmp(key, "custom_node_library_config_list") || !strcmp(key, "monitoring"))
+            if (!strcmp(key, "monitoring")) {
+                s = read_monitoring(out, path, v, err);
+                if (s != LM_OK) break;
+            } else if (!strcmp(key, "pipeline_config_list") || !strcmp(key, "custom_loader_config_list") ||
+                !strcmp(key, "custom_node_library_config_list"))
                 warn(out, "%s: %s: not used by lmserve (it serves LLM graphs only); ignored", path, key);
             else
                 warn(out, "%s: %s: unknown key; ignored", path, key);
         }
-        s = read_list(out, path, dir, root, "model_config_list", 0, err);
+        if (s == LM_OK) s = read_list(out, path, dir, root, "model_config_list", 0, err);
         if (s == LM_OK) s = read_list(out, path, dir, root, "mediapipe_config_list", 1, err);
     }
     free(dir);
     json_decref(root);
     if (s != LM_OK) truncate_models(out, n0);
     return s;
+}
+
+/* config.json's "monitoring" (OVMS: read once per process start; a reload does not change it). */
+static lm_status read_monitoring(repo_config *out, const char *path, json_t *mon, lm_error *err) {
+    if (!json_is_object(mon)) return err_set(err, LM_ERR_FORMAT, "%s: monitoring: expected an object", path);
+    const char *key;
+    json_t *v;
+    json_object_foreach(mon, key, v) {
+        if (strcmp(key, "metrics") != 0) warn(out, "%s: monitoring.%s: unknown key; ignored", path, key);
+    }
+    json_t *m = json_object_get(mon, "metrics");
+    if (!m) return LM_OK;
+    if (!json_is_object(m)) return err_set(err, LM_ERR_FORMAT, "%s: monitoring.metrics: expected an object", path);
+    json_object_foreach(m, key, v) {
+        if (!strcmp(key, "enable")) {
+            if (!json_is_boolean(v))
+                return err_set(err, LM_ERR_FORMAT, "%s: monitoring.metrics.enable: expected true or false", path);
+            out->metrics_enable = json_is_true(v);
+        } else if (!strcmp(key, "metrics_list")) {
+            if (!json_is_array(v))
+                return err_set(err, LM_ERR_FORMAT, "%s: monitoring.metrics.metrics_list: expected an array of "
+                               "metric names", path);
+            size_t i, len = 0;
+            json_t *name;
+            json_array_foreach(v, i, name) {
+                if (!json_is_string(name) || json_string_length(name) == 0 || strchr(json_string_value(name), ','))
+                    return err_set(err, LM_ERR_FORMAT, "%s: monitoring.metrics.metrics_list[%zu]: expected a "
+                                   "metric name", path, i);
+                len += json_string_length(name) + 1;
+            }
+            char *csv = malloc(len + 1);
+            if (!csv) return err_set(err, LM_ERR_NOMEM, "out of memory");
+            csv[0] = '\0';
+            json_array_foreach(v, i, name) {
+                if (i) strcat(csv, ",");
+                strcat(csv, json_string_value(name));
+            }
+            out->metrics_list = keep(out, csv);
+            if (!out->metrics_list) return err_set(err, LM_ERR_NOMEM, "out of memory");
+        } else {
+            warn(out, "%s: monitoring.metrics.%s: unknown key; ignored", path, key);
+        }
+    }
+    return LM_OK;
 }
 
 /* ---------------------------------------------------------------- flags */

@@ -62,6 +62,9 @@ typedef struct {
     size_t n_models;
     char **warnings;              /* "<file>:<line>:<col>: <message>" or "<file>: <message>" */
     size_t n_warnings;
+    /* config.json "monitoring": {"metrics": {"enable": bool, "metrics_list": [names]}} */
+    int metrics_enable;           /* 1 when monitoring.metrics.enable is true */
+    const char *metrics_list;     /* its metrics_list joined with commas; NULL when absent */
     struct repo_config_store *store; /* owned strings (private) */
 } repo_config;
 

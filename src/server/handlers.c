@@ -138,6 +138,7 @@ static enum MHD_Result handle_tokenize(server_req *q) {
         json_decref(root);
         return respond_oai_error(q, &oe);
     }
+    server_note_request(q, tr.model, 0);
     enum MHD_Result res = MHD_NO;
     servable *sv = find_model(q, tr.model, NULL, &res);
     if (sv) {
@@ -185,6 +186,17 @@ static void cancel_all(server_req *q) {
 
 /* Records what a finished chunk says about sample i. */
 static void note_finish(server_req *q, int i, const gen_chunk *c) {
+    if (c->finish == GEN_FINISH_CANCELLED && atomic_load(&q->timed_out)) {
+        /* --request_timeout_s: the monitor cancelled it; the client gets a timeout error */
+        gen_chunk t = *c;
+        t.finish = GEN_FINISH_ERROR;
+        err_clear(&t.err);
+        err_set(&t.err, LM_ERR_TIMEOUT, "the request took longer than the server's limit of %d s "
+                "(--request_timeout_s)", q->srv->request_timeout_ms / 1000);
+        note_finish(q, i, &t);
+        return;
+    }
+    if (i == 0) q->ttft_s = c->ttft_s;
     q->ch[i].finish = c->finish;
     q->ch[i].completion_tokens = c->completion_tokens;
     if (c->prompt_tokens) {
@@ -385,7 +397,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         stream_produce(q);
-        if (q->out.len > 0) continue;
+        if (q->out.len > 0) {
+            server_metrics_stream_write(q);
+            continue;
+        }
         if (server_try_suspend(q)) return 0;
     }
 }
@@ -399,6 +414,7 @@ static enum MHD_Result start_stream(server_req *q) {
     server_add_cors(r);
     enum MHD_Result res = MHD_queue_response(q->conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
+    q->status = MHD_HTTP_OK;
     return res;
 }
 
@@ -454,6 +470,7 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
         q->oreq.max_tokens = 1;
         q->oreq.stream = 0;
     }
+    server_note_request(q, q->oreq.model, q->oreq.stream);
     q->w = server_waker_get(q->srv, q->conn, q->fd);
     if (!q->w) return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);
 
@@ -466,6 +483,11 @@ static enum MHD_Result handle_generate(server_req *q, oai_endpoint endpoint) {
         if (atomic_load(&q->srv->stopping))
             return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down", "",
                                         "unavailable");
+        if (ge.e.code == LM_ERR_BUSY) { /* the model's queue is full: come back in a second */
+            q->busy = 1;
+            q->retry_after_s = 1;
+            return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, ge.e.msg, "", "overloaded");
+        }
         return server_respond_error(q, (unsigned)oai_http_status(ge.e.code), ge.e.msg, ge.param, ge.code);
     }
     q->n_gen = generation_samples(q->gen);
@@ -518,6 +540,7 @@ enum MHD_Result server_dispatch(server_req *q) {
         return server_respond_json(q, registry_all_ready(q->srv->models) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                                    NULL);
     case ROUTE_MODEL_READY: return handle_model_ready(q);
+    case ROUTE_METRICS: return server_handle_metrics(q);
     case ROUTE_BAD_METHOD:
         return server_respond_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed for this path", "", NULL);
     case ROUTE_OPTIONS:

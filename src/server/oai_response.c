@@ -243,6 +243,8 @@ int oai_http_status(lm_status code) {
     case LM_ERR_LIMIT:
     case LM_ERR_UNSUPPORTED: return 400;
     case LM_ERR_NOT_FOUND: return 404;
+    case LM_ERR_TIMEOUT: return 408;
+    case LM_ERR_BUSY: return 503;
     default: return 500;
     }
 }

@@ -58,11 +58,17 @@ enum MHD_Result server_respond_json(server_req *q, unsigned status, json_t *body
     if (text) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     server_add_cors(r);
     if (q->route == ROUTE_BAD_METHOD && q->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
+    if (q->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", q->retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     /* While shutting down, connections close after their response so the server can go. */
     if (atomic_load(&q->srv->stopping)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result res = MHD_queue_response(q->conn, status, r);
     MHD_destroy_response(r);
     q->phase = PHASE_DONE;
+    q->status = status;
     return res;
 }
 
@@ -184,6 +190,10 @@ void server_track(server_req *q) {
     s->n_inflight++;
     q->tracked = 1;
     pthread_mutex_unlock(&s->mu);
+    if (q->n_gen > 0 && !q->accepted) {
+        q->accepted = 1;
+        server_metrics_accepted(q);
+    }
 }
 
 static void untrack(server_req *q) {
@@ -239,6 +249,7 @@ static void *monitor_main(void *arg) {
     server *s = arg;
     while (!atomic_load(&s->monitor_stop)) {
         sleep_ms(MONITOR_PERIOD_MS);
+        server_check_deadlines(s);
         resume_wakers(s, 1);
     }
     return NULL;
@@ -263,6 +274,7 @@ static void route(server_req *q, const char *method, const char *url) {
     const char *arg = NULL;
 
     if (strcmp(url, "/v1/config") == 0) r = ROUTE_CONFIG;
+    else if (strcmp(url, "/metrics") == 0) r = ROUTE_METRICS;
     else if (strcmp(url, "/v1/config/reload") == 0) r = ROUTE_CONFIG_RELOAD, want_post = 1;
     else if (strcmp(url, "/v2/health/live") == 0) r = ROUTE_LIVE;
     else if (strcmp(url, "/v2/health/ready") == 0) r = ROUTE_READY;
@@ -313,7 +325,14 @@ static enum MHD_Result respond_preflight(server_req *q) {
     enum MHD_Result res = MHD_queue_response(q->conn, MHD_HTTP_NO_CONTENT, r);
     MHD_destroy_response(r);
     q->phase = PHASE_DONE;
+    q->status = MHD_HTTP_NO_CONTENT;
     return res;
+}
+
+/* 1 for an address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+static int is_loopback(const char *addr) {
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 || strcmp(addr, "localhost") == 0 ||
+           strcmp(addr, "[::1]") == 0;
 }
 
 static enum MHD_Result too_large(server_req *q) {
@@ -333,10 +352,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!q) return MHD_NO;
         q->srv = s;
         q->conn = conn;
+        q->t_start_us = server_now_us();
+        q->ttft_s = -1;
+        snprintf(q->method, sizeof q->method, "%s", method);
+        q->path = strndup(url, 256);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         q->fd = ci ? ci->connect_fd : -1;
         *con_cls = q;
         route(q, method, url);
+        /* The key is checked on the headers: an unauthorized body is never read. */
+        if (!server_authorized(q)) return server_respond_unauthorized(q);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -365,6 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case PHASE_BODY:
         if (q->too_large) return too_large(q);
         if (q->route == ROUTE_OPTIONS) return respond_preflight(q);
+        if (q->route == ROUTE_METRICS) return server_handle_metrics(q);
         if (atomic_load(&s->stopping))
             return server_respond_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down", "",
                                         "unavailable");
@@ -381,9 +407,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!q) return;
     *con_cls = NULL;
     untrack(q); /* first: server_stop() cancels tracked requests' gen_requests */
+    server_request_done(q); /* metrics and access log, while the request's state is whole */
     server_generate_release(q); /* cancels what still runs: the client is gone or the server stops */
     waker_put(q->srv, q->w);
     free(q->route_arg);
+    free(q->path);
     buf_fini(&q->body);
     buf_fini(&q->out);
     free(q);
@@ -473,6 +501,26 @@ lm_status server_start(const server_config *cfg, registry *models, server **out,
     s->max_body = cfg->max_body ? cfg->max_body : LM_HTTP_MAX_BODY;
     s->port = socket_port(fd);
     pthread_mutex_init(&s->mu, NULL);
+    s->protect_health = cfg->api_key_protect_health;
+    s->request_timeout_ms = cfg->request_timeout_s > 0 ? cfg->request_timeout_s * 1000 : 0;
+    s->mx = cfg->metrics;
+    lm_status ost = LM_OK;
+    if (cfg->api_key && *cfg->api_key) {
+        s->api_key = strdup(cfg->api_key);
+        s->api_key_len = strlen(cfg->api_key);
+        if (!s->api_key) ost = err_set(err, LM_ERR_NOMEM, "out of memory");
+    }
+    if (ost == LM_OK && s->mx) ost = server_metrics_define(s, cfg->metrics_list, cfg->n_metrics_list, err);
+    if (ost != LM_OK) {
+        close(fd);
+        pthread_mutex_destroy(&s->mu);
+        free(s->api_key);
+        free(s);
+        return ost;
+    }
+    if (!s->api_key && !is_loopback(addr))
+        log_warn("no API key is set and the REST API listens on %s: anyone who can reach it can use "
+                 "it (set --api_key_file or API_KEY; docs/operations.md)", addr);
 
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ipv6) flags |= MHD_USE_IPv6;
@@ -543,6 +591,7 @@ void server_destroy(server *s) {
     }
     free(s->wakers);
     pthread_mutex_destroy(&s->mu);
+    free(s->api_key);
     free(s);
 }
 

@@ -28,11 +28,26 @@ typedef struct {
     int port;                    /* 0: any free port (server_port() tells which) */
     int workers;                 /* HTTP worker threads; 0: the CPU count, at least 2 */
     size_t max_body;             /* request body limit in bytes; 0: LM_HTTP_MAX_BODY */
+    /* operations (docs/operations.md) */
+    const char *api_key;         /* required on every endpoint but health and /metrics; NULL: none
+                                  * (copied) */
+    int api_key_protect_health;  /* health endpoints and /metrics need the key too */
+    struct metrics *metrics;     /* GET /metrics writes it; NULL: metrics off (borrowed: it must
+                                  * outlive the server; give the same one to the servables) */
+    const char *const *metrics_list; /* families to expose (OVMS names accepted); NULL: all */
+    size_t n_metrics_list;
+    int request_timeout_s;       /* generation requests running longer end with an error; 0: none */
+    int max_queued_requests;     /* per model, before 503 (servable_config); 0: its default */
     const repo_manager *manager; /* POST /v1/config/reload calls its reload(); NULL: the
                                     * models never change (borrowed: must outlive the server) */
 } server_config;
 
 typedef struct server server;
+
+/* The API key as OVMS reads it: the first line of `path`, right-trimmed, or when path is NULL the
+ * API_KEY environment variable. *out is malloc'ed, or NULL when there is no key (API_KEY unset or
+ * empty). Errors: LM_ERR_IO for an unreadable file, LM_ERR_INVALID for an empty first line. */
+lm_status server_load_api_key(const char *path, char **out, lm_error *err);
 
 /* Binds and starts serving `models` (borrowed: it must outlive the server). Requests for a model
  * that is not loaded yet get 503 until it is. Errors: LM_ERR_IO when the address cannot be bound

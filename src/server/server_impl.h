@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "server/anthropic.h"
+#include "base/metrics.h"
 #include "server/oai.h"
 #include "server/responses.h"
 #include "server/server.h"
@@ -47,6 +48,7 @@ typedef enum {
     ROUTE_LIVE,
     ROUTE_READY,
     ROUTE_MODEL_READY,           /* arg: model name */
+    ROUTE_METRICS,
 } server_route;
 
 typedef enum { PHASE_BODY, PHASE_GENERATING, PHASE_DONE } server_phase;
@@ -103,11 +105,33 @@ typedef struct server_req {
     anth_writer *aw;
     int agent_ended;             /* the writer saw the end of the generation */
 
+    /* operations (ops.c) */
+    char model[128];             /* the model asked for ("" before the body is parsed) */
+    int stream;                  /* a streamed generation */
+    char method[8];
+    char *path;                  /* for the access log (owned; truncated) */
+    unsigned status;             /* HTTP status sent; 0 before */
+    int64_t t_start_us;          /* headers received (monotonic) */
+    double ttft_s;               /* from the first sample's finish chunk; -1 unknown */
+    int accepted;                /* generation submitted (counted in the metrics) */
+    int busy;                    /* refused because the model's queue was full */
+    int retry_after_s;           /* > 0: the response carries Retry-After */
+    atomic_int timed_out;        /* the deadline passed (set by the monitor): cancelled */
+    int done_recorded;
+
     /* streaming */
     lm_buf out;                  /* SSE bytes not yet handed to MHD */
     size_t out_pos;
     int stream_end;              /* [DONE] is in `out`: end after it drains */
 } server_req;
+
+/* The HTTP side's metric families (ops.c). */
+typedef struct {
+    metric_family *current_graphs, *accepted, *rejected, *responses, *graph_error, *processing_time;
+    metric_family *req_success, *req_fail;
+    metric_family *prompt_tokens, *generation_tokens, *cached_tokens, *prefix_hit_ratio;
+    metric_family *finished, *errors, *model_state;
+} server_metrics;
 
 struct server {
     struct MHD_Daemon *d;
@@ -130,6 +154,14 @@ struct server {
     pthread_t monitor;
     int monitor_started;
     atomic_int monitor_stop;
+
+    /* operations (ops.c) */
+    char *api_key;               /* NULL: no key required */
+    size_t api_key_len;
+    int protect_health;
+    metrics *mx;                 /* NULL: metrics off */
+    server_metrics hm;
+    int request_timeout_ms;      /* 0: none */
 };
 
 /* ---- server.c: responses, suspend/resume, tracking ---- */
@@ -175,6 +207,29 @@ void server_agent_chunk(server_req *q, const gen_chunk *c, lm_buf *sse);
 enum MHD_Result server_agent_respond(server_req *q);
 /* Frees the protocol state (request teardown). */
 void server_agent_release(server_req *q);
+
+/* ---- ops.c: API key, metrics, access log, deadlines ---- */
+
+int64_t server_now_us(void);
+/* Remembers the model (and streaming) of q for its metrics and log line. */
+void server_note_request(server_req *q, const char *model, int stream);
+/* 1 when q may proceed: no key is set, the route is open, or the request carries the key. */
+int server_authorized(const server_req *q);
+/* 401 with an OpenAI-style body (never the key). */
+enum MHD_Result server_respond_unauthorized(server_req *q);
+/* Defines the families in s->mx and applies the --metrics_list selection. */
+lm_status server_metrics_define(server *s, const char *const *list, size_t n_list, lm_error *err);
+/* A generation request was submitted (accepted counter, running gauge). */
+void server_metrics_accepted(server_req *q);
+/* A streamed response handed bytes to the connection. */
+void server_metrics_stream_write(server_req *q);
+/* GET /metrics. */
+enum MHD_Result server_handle_metrics(server_req *q);
+/* The request ends: its metrics and its access-log line (once; before its generation state is
+ * released). */
+void server_request_done(server_req *q);
+/* Cancels generation requests past --request_timeout_s (the monitor thread). */
+void server_check_deadlines(server *s);
 
 /* ---- handlers.c: the endpoints ---- */
 

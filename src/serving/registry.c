@@ -51,7 +51,22 @@ struct registry {
     int stopping;                /* registry_destroy began: loads drop their result */
     char **dead;                 /* replaced strings, freed by registry_destroy */
     size_t n_dead, cap_dead;
+    struct metrics *metrics;     /* given to every servable (registry_set_serving) */
+    int max_queued;
 };
+
+void registry_set_serving(registry *r, struct metrics *m, int max_queued_requests) {
+    r->metrics = m;
+    r->max_queued = max_queued_requests;
+}
+
+/* What servable_create gets: the model's configuration plus the registry-wide settings. */
+static servable_config serving_config(const registry *r, const servable_config *c) {
+    servable_config out = *c;
+    if (!out.metrics) out.metrics = r->metrics;
+    if (!out.max_queued_requests) out.max_queued_requests = r->max_queued;
+    return out;
+}
 
 lm_status registry_create(registry **out, lm_error *err) {
     registry *r = calloc(1, sizeof *r);
@@ -257,7 +272,8 @@ lm_status registry_load_all(registry *r, lm_error *err) {
         servable *sv = NULL;
         lm_error le;
         err_clear(&le);
-        lm_status s = servable_create(&e->want.cfg, &sv, &le);
+        servable_config cfg = serving_config(r, &e->want.cfg);
+        lm_status s = servable_create(&cfg, &sv, &le);
         pthread_mutex_lock(&r->mu);
         if (s == LM_OK) {
             e->sv = sv;
@@ -388,7 +404,8 @@ static void *load_main(void *arg) {
     servable *sv = NULL;
     lm_error le;
     err_clear(&le);
-    lm_status s = servable_create(&j->m.cfg, &sv, &le);
+    servable_config cfg = serving_config(r, &j->m.cfg);
+    lm_status s = servable_create(&cfg, &sv, &le);
     servable *drop = NULL, *old = NULL;
     pthread_mutex_lock(&r->mu);
     int current = e->gen == j->gen && !r->stopping;

@@ -56,6 +56,10 @@ typedef struct {
     const char *error;           /* load error message, "" when none */
 } registry_info;
 
+/* Settings every servable gets (servable_config.metrics, .max_queued_requests) unless its own
+ * configuration sets them; call before registry_load_all(). */
+void registry_set_serving(registry *r, struct metrics *m, int max_queued_requests);
+
 /* Fills *out for model i (0..count-1); returns 0, or -1 when i is out of range. */
 int registry_info_at(registry *r, size_t i, registry_info *out);
 

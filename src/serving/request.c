@@ -177,7 +177,13 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     }
     sampler_set_prompt(&r->smp, r->prompt, r->n_prompt);
     r->prompt_tokens = r->n_prompt;
-    scheduler_enqueue(s, r);
+    r->t_submit_us = scheduler_now_us();
+    if (!scheduler_enqueue(s, r)) {
+        st = err_set(err, LM_ERR_BUSY, "model '%s' has %d requests waiting, its limit "
+                     "(--max_queued_requests); retry later", s->name, s->max_queued);
+        request_free(r);
+        return st;
+    }
     *out = r;
     return LM_OK;
 }
@@ -220,6 +226,7 @@ int gen_poll(gen_request *r, gen_chunk *chunk, int timeout_ms) {
             chunk->completion_tokens = r->completion_tokens;
             chunk->cached_tokens = (size_t)r->shared * (size_t)r->s->block_size;
             chunk->stop_string = r->finish == GEN_FINISH_STOP ? r->stop_string : 0;
+            chunk->ttft_s = r->t_first_us ? (double)(r->t_first_us - r->t_submit_us) / 1e6 : -1;
             chunk->err = r->err;
             r->finish_polled = 1;
         }
@@ -302,6 +309,18 @@ void request_on_logits(servable *s, gen_request *r, const float *logits) {
     int32_t id = sampler_sample(&r->smp, logits);
     sampler_accept(&r->smp, id);
     r->n_generated++;
+    if (s->mx.ttft) { /* metrics on: time the token (one clock read) */
+        int64_t now = scheduler_now_us();
+        if (r->n_generated == 1) {
+            r->t_first_us = now;
+            metric_observe(s->mx.ttft, (double)(now - r->t_submit_us) / 1e6);
+        } else {
+            metric_observe(s->mx.itl, (double)(now - r->t_last_us) / 1e6);
+        }
+        r->t_last_us = now;
+    } else if (r->n_generated == 1) {
+        r->t_first_us = scheduler_now_us(); /* for the access log's TTFT */
+    }
     r->last = id;
     gen_token rec, *tok = NULL;
     if (r->p.logprobs && token_record(r, logits, id, &rec) == 0) tok = &rec;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 
@@ -80,24 +81,45 @@ static int try_admit(servable *s, gen_request *r) {
 
 /* Takes queued requests that fit, in order; finishes cancelled ones. Called with s->mu held. */
 static void admit(servable *s) {
+    /* tests only: LMSERVE_TEST_ADMISSION_GATE holds every request in the queue while it exists */
+    int gated = s->test_gate && !s->stopping && access(s->test_gate, F_OK) == 0;
     while (s->queue_head && s->n_running < s->max_seqs) {
         gen_request *r = s->queue_head;
         if (atomic_load(&r->cancel) || s->stopping) {
             s->queue_head = r->next;
             if (!s->queue_head) s->queue_tail = NULL;
+            s->n_queued--;
             request_finish(r, GEN_FINISH_CANCELLED, NULL);
+            scheduler_record_finish(s, r);
             request_unref(r);
             continue;
         }
-        if (!try_admit(s, r)) break; /* FIFO: wait for room */
+        if (gated || !try_admit(s, r)) break; /* FIFO: wait for room */
         s->queue_head = r->next;
         if (!s->queue_head) s->queue_tail = NULL;
+        s->n_queued--;
         s->running[s->n_running++] = r;
     }
+    metric_set(s->mx.waiting, s->n_queued);
+}
+
+int64_t scheduler_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void scheduler_record_finish(servable *s, const gen_request *r) {
+    if (!s->mx.e2e) return;
+    int64_t now = scheduler_now_us();
+    metric_observe(s->mx.e2e, (double)(now - r->t_submit_us) / 1e6);
+    if (r->n_generated > 1)
+        metric_observe(s->mx.tpot, (double)(r->t_last_us - r->t_first_us) / 1e6 / (r->n_generated - 1));
 }
 
 static void retire(servable *s, int i) {
     gen_request *r = s->running[i];
+    scheduler_record_finish(s, r);
     engine_seq_close(s->e, r->seq);
     s->running[i] = s->running[--s->n_running];
     request_unref(r);
@@ -181,20 +203,34 @@ void *scheduler_loop(void *arg) {
             }
             return NULL;
         }
+        if (s->n_running == 0 && s->queue_head) {
+            /* queued but nothing admitted (the test gate is closed): do not spin */
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         step(s);
         for (int i = s->n_running - 1; i >= 0; i--)
             if (s->running[i]->finished) retire(s, i);
+        metric_set(s->mx.running, s->n_running);
+        metric_set(s->mx.kv_used, s->n_blocks - engine_free_blocks(s->e));
     }
 }
 
-void scheduler_enqueue(servable *s, gen_request *r) {
+int scheduler_enqueue(servable *s, gen_request *r) {
     pthread_mutex_lock(&s->mu);
+    if (s->n_queued >= s->max_queued) {
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    s->n_queued++;
+    metric_set(s->mx.waiting, s->n_queued);
     r->next = NULL;
     if (s->queue_tail) s->queue_tail->next = r;
     else s->queue_head = r;
     s->queue_tail = r;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    return 1;
 }
 
 void scheduler_wake(servable *s) {

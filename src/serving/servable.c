@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -89,6 +90,7 @@ static lm_status load_from(servable *s, const model_source *src, lm_error *err) 
     s->n_ctx = c->n_ctx > 0 ? c->n_ctx : s->m->hp.n_ctx_train;
     s->max_prompt = c->max_prompt_len > 0 && c->max_prompt_len < s->n_ctx ? c->max_prompt_len : s->n_ctx - 1;
     s->max_seqs = c->max_num_seqs > 0 ? c->max_num_seqs : DEFAULT_MAX_SEQS;
+    s->max_queued = c->max_queued_requests > 0 ? c->max_queued_requests : 4 * s->max_seqs;
     LM_TRY(make_engine(s, err));
     s->match = malloc(((size_t)s->n_ctx / (size_t)s->block_size + 1) * sizeof *s->match);
     if (!s->match) return err_set(err, LM_ERR_NOMEM, "out of memory");
@@ -142,6 +144,11 @@ lm_status servable_create(const servable_config *cfg, servable **out, lm_error *
         s->running = calloc((size_t)s->max_seqs, sizeof *s->running);
         s->logits = malloc((size_t)s->max_seqs * (size_t)s->m->hp.n_vocab * sizeof(float));
         if (!s->running || !s->logits) st = err_set(err, LM_ERR_NOMEM, "out of memory");
+    }
+    if (st == LM_OK) {
+        serving_metrics_model(cfg->metrics, s->name, &s->mx);
+        metric_set(s->mx.kv_total, s->n_blocks);
+        s->test_gate = getenv("LMSERVE_TEST_ADMISSION_GATE");
     }
     if (st == LM_OK && pthread_create(&s->loop, NULL, scheduler_loop, s) != 0)
         st = err_set(err, LM_ERR_INTERNAL, "cannot start the generation loop thread");

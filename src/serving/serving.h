@@ -45,6 +45,10 @@ typedef struct {
     int enable_prefix_caching;   /* reuse KV blocks of a shared prompt prefix (scheduler issue) */
     const char *tool_parser;     /* NULL = none (tool-calling issue) */
     const char *reasoning_parser;/* NULL = none */
+    int max_queued_requests;     /* requests that may wait for the batch; past it gen_submit fails
+                                  * with LM_ERR_BUSY; 0 = 4 x max_num_seqs */
+    struct metrics *metrics;     /* where the loop records (serving_metrics.h); NULL: nowhere.
+                                  * Borrowed: it must outlive the servable */
 } servable_config;
 
 /* OVMS model states, as /v1/config reports them. */
@@ -219,6 +223,8 @@ typedef struct {
     size_t prompt_tokens;        /* usage, valid when finish != NONE */
     size_t completion_tokens;
     size_t cached_tokens;        /* prompt tokens served from the prefix cache (in prompt_tokens) */
+    double ttft_s;               /* seconds from gen_submit to the first token; -1 when none came
+                                  * (valid when finish != NONE) */
     lm_error err;                /* when finish == GEN_FINISH_ERROR */
 } gen_chunk;
 
@@ -228,7 +234,9 @@ typedef struct gen_request gen_request;
 
 /* Queues a request. Fails at once (nothing queued) for an invalid parameter (LM_ERR_INVALID,
  * message names the field), a prompt over servable_max_prompt_len (LM_ERR_LIMIT, message has both
- * numbers), or a servable that is shutting down. On success *out holds one reference for the
+ * numbers), a request whose worst case (prompt + max_tokens) exceeds the whole KV cache
+ * (LM_ERR_LIMIT: it could never run), a full waiting queue (LM_ERR_BUSY: retry later), or a
+ * servable that is shutting down. On success *out holds one reference for the
  * caller. */
 lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_error *err);
 

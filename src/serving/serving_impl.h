@@ -10,6 +10,7 @@
 #include "serving/chat.h"
 #include "serving/prefix_cache.h"
 #include "serving/serving.h"
+#include "serving/serving_metrics.h"
 
 #define SERVABLE_MAX_EOS 16
 
@@ -31,7 +32,11 @@ struct servable {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     gen_request *queue_head, *queue_tail;
+    int n_queued, max_queued;    /* requests in the queue; its bound (LM_ERR_BUSY past it) */
     int stopping;
+    serving_metrics mx;          /* all NULL when metrics are off */
+    const char *test_gate;       /* LMSERVE_TEST_ADMISSION_GATE: while this file exists nothing
+                                  * is admitted (tests fill the queue deterministically) */
     /* loop thread only */
     pthread_t loop;
     int loop_started;
@@ -81,6 +86,7 @@ struct gen_request {
     int finished;                /* request_finish was called */
     sampler smp;
     out_chain chain;             /* detokenizer -> stops -> reasoning -> tool calls -> deltas */
+    int64_t t_submit_us, t_first_us, t_last_us; /* monotonic: submission, first and last token */
 };
 
 #define SERVING_STEP_TOKENS 512   /* most tokens in one engine step */
@@ -89,7 +95,12 @@ struct gen_request {
  * wake-up a cancel sends it, and the end-of-sequence rule */
 int scheduler_is_eos(const servable *s, int32_t id);
 void *scheduler_loop(void *arg);
-void scheduler_enqueue(servable *s, gen_request *r);
+/* Appends r to the queue; 0 (r not queued) when the queue already holds max_queued requests. */
+int scheduler_enqueue(servable *s, gen_request *r);
+/* Monotonic clock in microseconds. */
+int64_t scheduler_now_us(void);
+/* Metrics of a finished request (loop thread). */
+void scheduler_record_finish(servable *s, const gen_request *r);
 void scheduler_wake(servable *s);
 
 /* request.c (loop thread) */

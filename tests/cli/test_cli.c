@@ -137,7 +137,9 @@ static void test_ovms_flag_set_is_complete(void **state) {
                                        "source_model", "task", "file_system_poll_wait_seconds",
                                        "gguf_filename", "max_num_batched_tokens",
                                        "dynamic_split_fuse", "plugin_config", "enable_prefix_caching",
-                                       "target_device", "log_format"};
+                                       "target_device", "log_format", "metrics_enable", "metrics_list",
+                                       "api_key_file", "api_key_protect_health",
+                                       "max_queued_requests", "request_timeout_s"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;

@@ -21,10 +21,10 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function ready(port, proc, deadline) {
+async function ready(port, proc, deadline, headers) {
   while (Date.now() < deadline && proc.exitCode === null) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/health/ready`);
+      const r = await fetch(`http://127.0.0.1:${port}/v2/health/ready`, { headers });
       if (r.status === 200) return true;
     } catch {
       // not listening yet
@@ -35,27 +35,36 @@ async function ready(port, proc, deadline) {
 }
 
 // Returns { port, url, client, stop() }; stop() sends SIGTERM and resolves with the exit code.
-export async function startServer() {
+// opts.args: extra command-line flags; opts.env: extra environment variables; opts.apiKey: the
+// key the client sends.
+export async function startServer(opts = {}) {
   const bin = process.env.LM_BIN || path.join(root, 'build/release/lmserve');
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const proc = spawn(bin, ['--rest_port', String(port), '--rest_bind_address', '127.0.0.1'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['--rest_port', String(port), '--rest_bind_address', '127.0.0.1', ...(opts.args ?? [])];
+    const env = { ...process.env, ...(opts.env ?? {}) };
+    if (!opts.env || !('API_KEY' in opts.env)) delete env.API_KEY;
+    const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     let log = '';
     proc.stderr.on('data', (d) => {
       log += d;
     });
-    if (await ready(port, proc, Date.now() + 30000)) {
+    const headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    if (await ready(port, proc, Date.now() + 30000, headers)) {
       const url = `http://127.0.0.1:${port}`;
-      const client = new OpenAI({ baseURL: `${url}/v3`, apiKey: 'unused', maxRetries: 0, timeout: 60000 });
+      const client = new OpenAI({
+        baseURL: `${url}/v3`,
+        apiKey: opts.apiKey ?? 'unused',
+        maxRetries: 0,
+        timeout: 60000,
+      });
       const stop = () =>
         new Promise((resolve) => {
           if (proc.exitCode !== null) return resolve(proc.exitCode);
           proc.once('exit', (code) => resolve(code));
           proc.kill('SIGTERM');
         });
-      return { port, url, client, stop, log: () => log };
+      return { port, url, client, stop, log: () => log, proc };
     }
     proc.kill('SIGKILL');
     if (attempt === 2) throw new Error(`lmserve did not become ready:\n${log}`);

@@ -337,9 +337,10 @@ static void test_unknown_and_ignored_reported(void **state) {
     EXPECT_WARNING("%s/m/config.json: model_config_list[0].config.nireq: not used for LLM graphs", scratch);
     EXPECT_WARNING("%s/m/config.json: model_config_list[0].config.colour: unknown key", scratch);
     EXPECT_WARNING("%s/m/config.json: model_config_list[0].extra: unknown key", scratch);
-    EXPECT_WARNING("%s/m/config.json: monitoring: not used by lmserve", scratch);
     EXPECT_WARNING("%s/m/config.json: whatever: unknown key", scratch);
-    assert_int_equal(c.n_warnings, 12);
+    assert_int_equal(c.n_warnings, 11);
+    assert_int_equal(c.metrics_enable, 1); /* monitoring is read (docs/operations.md) */
+    assert_null(c.metrics_list);
     /* the options are kept, unknown ones included */
     const repo_model *m = &c.models[0];
     assert_int_equal(m->cfg.max_prompt_len, 512);
@@ -425,6 +426,37 @@ static void test_graph_errors(void **state) {
     if (repo_load_config(cfg, &c, &err) != LM_OK) fail_msg("%s", err.msg);
     assert_int_equal(c.models[0].cfg.max_num_seqs, 3);
     repo_config_fini(&c);
+}
+
+static void test_monitoring(void **state) {
+    (void)state;
+    put("k/a/graph.pbtxt", GRAPH("      models_path: \"./\"\n"));
+    char cfg[8192];
+    setf(cfg, sizeof cfg, "%s", sp("k/config.json"));
+    put("k/config.json", "{\"model_config_list\": [{\"config\": {\"name\": \"a\"}}], \"monitoring\": "
+                         "{\"metrics\": {\"enable\": true, \"metrics_list\": [\"ovms_requests_accepted\", "
+                         "\"lmserve_time_to_first_token_seconds\"], \"port\": 1}, \"other\": 2}}");
+    repo_config c = {0};
+    lm_error err;
+    err_clear(&err);
+    if (repo_load_config(cfg, &c, &err) != LM_OK) fail_msg("%s", err.msg);
+    assert_int_equal(c.metrics_enable, 1);
+    assert_string_equal(c.metrics_list, "ovms_requests_accepted,lmserve_time_to_first_token_seconds");
+    assert_int_equal(c.n_warnings, 2); /* monitoring.other, monitoring.metrics.port */
+    repo_config_fini(&c);
+    put("k/config.json", "{\"model_config_list\": [], \"monitoring\": {\"metrics\": {\"enable\": false}}}");
+    memset(&c, 0, sizeof c);
+    if (repo_load_config(cfg, &c, &err) != LM_OK) fail_msg("%s", err.msg);
+    assert_int_equal(c.metrics_enable, 0);
+    repo_config_fini(&c);
+    put("k/config.json", "{\"model_config_list\": [], \"monitoring\": []}");
+    load_fails(cfg, LM_ERR_FORMAT, "monitoring: expected an object");
+    put("k/config.json", "{\"model_config_list\": [], \"monitoring\": {\"metrics\": {\"enable\": \"yes\"}}}");
+    load_fails(cfg, LM_ERR_FORMAT, "monitoring.metrics.enable: expected true or false");
+    put("k/config.json", "{\"model_config_list\": [], \"monitoring\": {\"metrics\": {\"metrics_list\": \"a,b\"}}}");
+    load_fails(cfg, LM_ERR_FORMAT, "monitoring.metrics.metrics_list: expected an array");
+    put("k/config.json", "{\"model_config_list\": [], \"monitoring\": {\"metrics\": {\"metrics_list\": [\"a,b\"]}}}");
+    load_fails(cfg, LM_ERR_FORMAT, "monitoring.metrics.metrics_list[0]: expected a metric name");
 }
 
 static void test_config_json_errors(void **state) {
@@ -620,6 +652,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unknown_and_ignored_reported, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_graph_errors, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_config_json_errors, setup_scratch, teardown_scratch),
+        cmocka_unit_test_setup_teardown(test_monitoring, setup_scratch, teardown_scratch),
         cmocka_unit_test_setup_teardown(test_from_flags, setup_scratch, teardown_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
