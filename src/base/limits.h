@@ -207,6 +207,42 @@
 #define LM_HTTP_CANCEL_WAIT_MS 2000
 #endif
 
+/* ---- Generation requests (src/server/oai_request.c, src/serving). Every one raises HTTP 400
+ * with a message naming the field and the limit; docs/api.md lists them with the others that
+ * bound a request (LM_HTTP_MAX_BODY, GEN_MAX_STOP, GEN_MAX_SAMPLES, LM_MAX_NEW_TOKENS, the
+ * model's prompt length). ---- */
+
+/* Nesting of the request JSON (objects and arrays), checked on the raw bytes before parsing.
+ * OVMS refuses bodies deeper than 100; real requests (tool schemas included) nest under 20. */
+#ifndef LM_REQ_MAX_JSON_DEPTH
+#define LM_REQ_MAX_JSON_DEPTH 100
+#endif
+
+/* Messages in one chat request. Long agent sessions reach hundreds; 10,000 bounds the work of
+ * rendering the template before the prompt-length limit can refuse it. */
+#ifndef LM_REQ_MAX_MESSAGES
+#define LM_REQ_MAX_MESSAGES 10000
+#endif
+
+/* Tools in one request: OpenAI's own limit. */
+#ifndef LM_REQ_MAX_TOOLS
+#define LM_REQ_MAX_TOOLS 128
+#endif
+
+/* Entries of logit_bias (one per token id). OpenAI accepts up to 300. */
+#ifndef LM_REQ_MAX_LOGIT_BIAS
+#define LM_REQ_MAX_LOGIT_BIAS 300
+#endif
+
+/* Bytes one prompt token may stand for, at most, when judging a prompt by its length before
+ * tokenizing it: a prompt longer than (the model's prompt limit in tokens) x this many bytes
+ * cannot fit and is refused without spending CPU on tokenizing (a 10 MB prompt costs seconds).
+ * Real text averages 3-5 bytes per token; only pathological repetitions of a long vocabulary
+ * entry exceed 64. */
+#ifndef LM_PROMPT_MAX_BYTES_PER_TOKEN
+#define LM_PROMPT_MAX_BYTES_PER_TOKEN 64
+#endif
+
 /* ---- tokenizer ---------------------------------------------------------------------------- */
 
 /* Bytes of text one tok_encode call accepts. Offsets inside a piece are 32-bit; 1 GiB is far

@@ -29,10 +29,40 @@ lm_status oai_fail(oai_error *err, lm_status code, const char *param, const char
     return code;
 }
 
+/* Deepest nesting of objects and arrays in `body`, stopping as soon as it passes `limit`;
+ * brackets inside strings do not count. Malformed JSON is left for the parser to report. */
+static int json_depth_over(const char *body, size_t len, int limit, size_t *at) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > limit) {
+                *at = i;
+                return 1;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 lm_status oai_parse_json(const char *body, size_t len, json_t **out, oai_error *err) {
     *out = NULL;
     if (len == 0)
         return oai_fail(err, LM_ERR_FORMAT, "", "request body is empty; expected a JSON object");
+    size_t at = 0;
+    if (json_depth_over(body, len, LM_REQ_MAX_JSON_DEPTH, &at)) {
+        lm_status s = oai_fail(err, LM_ERR_LIMIT, "", "the JSON body nests deeper than %d levels (at byte %zu)",
+                               LM_REQ_MAX_JSON_DEPTH, at);
+        err->e.offset = (int64_t)at;
+        return s;
+    }
     json_error_t je;
     /* JSON_ALLOW_NUL is off: a \u0000 in a string is an error, so every string is a C string. */
     json_t *root = json_loadb(body, len, 0, &je);
@@ -200,6 +230,9 @@ static lm_status parse_messages(json_t *root, oai_request *r, oai_error *err) {
         return oai_fail(err, LM_ERR_INVALID, "messages", "Messages are not an array");
     if (json_array_size(msgs) == 0)
         return oai_fail(err, LM_ERR_INVALID, "messages", "Messages array cannot be empty");
+    if (json_array_size(msgs) > LM_REQ_MAX_MESSAGES)
+        return oai_fail(err, LM_ERR_LIMIT, "messages", "too many messages: %zu (limit is %d)", json_array_size(msgs),
+                        LM_REQ_MAX_MESSAGES);
     /* A deep copy: normalizing must not change the tree the borrowed strings point into. */
     r->messages = json_deep_copy(msgs);
     if (!r->messages) return oai_fail(err, LM_ERR_NOMEM, "messages", "out of memory copying messages");
@@ -279,6 +312,9 @@ static lm_status parse_tools(json_t *root, oai_request *r, oai_error *err) {
     json_t *tools = field(root, "tools");
     if (!tools) return LM_OK;
     if (!json_is_array(tools)) return oai_fail(err, LM_ERR_INVALID, "tools", "Tools are not an array");
+    if (json_array_size(tools) > LM_REQ_MAX_TOOLS)
+        return oai_fail(err, LM_ERR_LIMIT, "tools", "too many tools: %zu (limit is %d)", json_array_size(tools),
+                        LM_REQ_MAX_TOOLS);
     int named = strcmp(choice, "auto") != 0 && strcmp(choice, "required") != 0 && strcmp(choice, "none") != 0;
     json_t *kept = json_array();
     char p[128];
@@ -451,6 +487,9 @@ static lm_status refuse_unsupported(json_t *root, oai_request *r, oai_error *err
     json_t *lb = field(root, "logit_bias");
     if (lb) {
         if (!json_is_object(lb)) return oai_fail(err, LM_ERR_INVALID, "logit_bias", "logit_bias is not an object");
+        if (json_object_size(lb) > LM_REQ_MAX_LOGIT_BIAS)
+            return oai_fail(err, LM_ERR_LIMIT, "logit_bias", "too many logit_bias entries: %zu (limit is %d)",
+                            json_object_size(lb), LM_REQ_MAX_LOGIT_BIAS);
         if (json_object_size(lb) > 0)
             return oai_fail(err, LM_ERR_UNSUPPORTED, "logit_bias", "logit_bias is not supported yet");
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "serving/serving_impl.h"
 
 struct generation {
@@ -42,6 +43,16 @@ static lm_status refuse_with(generation_error *err, const lm_error *e, const cha
 
 /* The prompt's ids: the rendered chat template (special tokens are the template's), or the text
  * with the model's BOS/EOS, or the ids as given. */
+/* A prompt whose bytes could not fit in the model's prompt limit even at
+ * LM_PROMPT_MAX_BYTES_PER_TOKEN bytes a token is refused before tokenizing it. */
+static lm_status check_prompt_bytes(const servable *sv, size_t len, const char *param, generation_error *err) {
+    size_t most = (size_t)servable_max_prompt_len(sv) * LM_PROMPT_MAX_BYTES_PER_TOKEN;
+    if (len <= most) return LM_OK;
+    return refuse(err, LM_ERR_LIMIT, param,
+                  "the prompt is %zu bytes: more than the %d tokens this model accepts can hold (at most %zu "
+                  "bytes, %d a token)", len, servable_max_prompt_len(sv), most, LM_PROMPT_MAX_BYTES_PER_TOKEN);
+}
+
 static lm_status build_prompt(generation *g, const generation_request *q, tok_ids *ids, generation_error *err) {
     lm_error le;
     err_clear(&le);
@@ -49,6 +60,10 @@ static lm_status build_prompt(generation *g, const generation_request *q, tok_id
     if (q->kind == GEN_PROMPT_CHAT) {
         lm_buf text = {0};
         lm_status s = servable_render_chat(sv, q->messages, q->tools, q->template_kwargs, &text, &le);
+        if (s == LM_OK && check_prompt_bytes(sv, text.len, "messages", err) != LM_OK) {
+            buf_fini(&text);
+            return err->e.code;
+        }
         if (s == LM_OK) s = servable_tokenize(sv, text.data ? text.data : "", text.len, 0, ids, &le);
         buf_fini(&text);
         return s == LM_OK ? LM_OK : refuse_with(err, &le, "messages");
@@ -70,6 +85,7 @@ static lm_status build_prompt(generation *g, const generation_request *q, tok_id
         }
         return LM_OK;
     }
+    LM_TRY(check_prompt_bytes(sv, q->text_len, "prompt", err));
     lm_status s = servable_tokenize(sv, q->text, q->text_len, 1, ids, &le);
     if (s != LM_OK) return refuse_with(err, &le, "prompt");
     if (q->echo) {

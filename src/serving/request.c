@@ -126,6 +126,12 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
         return err_set(err, LM_ERR_LIMIT, "the prompt has %zu tokens, more than the %d this model accepts",
                        p->n_prompt, s->max_prompt);
     if (p->max_tokens < 0) return err_set(err, LM_ERR_INVALID, "max_tokens %d must be >= 0", p->max_tokens);
+    /* A full cache makes a request wait; one that could not fit even in an empty cache is refused. */
+    int64_t cache_positions = (int64_t)s->n_blocks * s->block_size;
+    if (p->max_tokens > 0 && (int64_t)p->n_prompt + p->max_tokens > cache_positions)
+        return err_set(err, LM_ERR_LIMIT, "the prompt (%zu tokens) plus max_tokens (%d) needs %lld positions, more "
+                       "than the whole KV cache holds (%lld): it could never run", p->n_prompt, p->max_tokens,
+                       (long long)p->n_prompt + p->max_tokens, (long long)cache_positions);
     if (p->n_stop < 0 || p->n_stop > GEN_MAX_STOP)
         return err_set(err, LM_ERR_INVALID, "stop: at most %d strings", GEN_MAX_STOP);
     if (p->top_logprobs < 0 || p->top_logprobs > GEN_MAX_TOP_LOGPROBS)

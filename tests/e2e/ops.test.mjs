@@ -150,3 +150,63 @@ describe('access log', () => {
     assert.equal(miss.status, 404);
   });
 });
+
+describe('request limits (docs/api.md, "Limits")', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer();
+  });
+  after(async () => {
+    assert.equal(await srv.stop(), 0);
+  });
+
+  const expect400 = async (body, pattern, param) => {
+    const r = await fetch(`${srv.url}/v3/${body.messages ? 'chat/completions' : 'completions'}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body.raw === 'string' ? body.raw : JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 400, text);
+    const e = JSON.parse(text).error;
+    assert.match(e.message, pattern);
+    if (param !== undefined) assert.equal(e.param, param);
+  };
+
+  test('JSON nested deeper than 100 levels', async () => {
+    const deep = `{"model":"demo","messages":[{"role":"user","content":"hi"}],"x":${'['.repeat(100)}${']'.repeat(100)}}`;
+    await expect400({ raw: deep, messages: true }, /nests deeper than 100 levels/);
+  });
+
+  test('more than 10,000 messages', async () => {
+    const messages = Array.from({ length: 10001 }, () => ({ role: 'user', content: 'a' }));
+    await expect400({ model: 'demo', messages }, /too many messages: 10001 \(limit is 10000\)/, 'messages');
+  });
+
+  test('more than 128 tools', async () => {
+    const tools = Array.from({ length: 129 }, (_, i) => ({ type: 'function', function: { name: `f${i}` } }));
+    await expect400({ model: 'demo', messages: [{ role: 'user', content: 'a' }], tools }, /too many tools: 129/, 'tools');
+  });
+
+  test('more than 300 logit_bias entries', async () => {
+    const logit_bias = Object.fromEntries(Array.from({ length: 301 }, (_, i) => [String(i), 1]));
+    await expect400({ model: 'demo', prompt: 'a', logit_bias }, /too many logit_bias entries: 301/, 'logit_bias');
+  });
+
+  test('a 10 MB prompt is refused by its length, before tokenizing', async () => {
+    const big = 'word '.repeat(2 * 1024 * 1024); // 10 MiB
+    await expect400({ model: 'demo', prompt: big }, /the prompt is 10485760 bytes: more than the \d+ tokens this model accepts can hold/, 'prompt');
+    await expect400(
+      { model: 'demo', messages: [{ role: 'user', content: big }] },
+      /bytes: more than the \d+ tokens this model accepts can hold/,
+      'messages',
+    );
+  });
+
+  test('prompt + max_tokens larger than the whole KV cache is refused at once', async () => {
+    await expect400({ model: 'demo', prompt: 'Once', max_tokens: 1000000 }, /more than the whole KV cache holds \(\d+\): it could never run/);
+    // within the cache: runs (capped at the context)
+    const r = await srv.client.completions.create({ model: 'demo', prompt: 'Once', max_tokens: 1000 });
+    assert.equal(r.choices[0].finish_reason, 'length');
+  });
+});

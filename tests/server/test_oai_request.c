@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "server/oai.h"
 
 typedef struct {
@@ -76,6 +77,36 @@ static void test_json_errors_carry_offsets(void **state) {
     assert_int_equal(oai_parse_json(two, 2, &root, &e), LM_OK);
     json_decref(root);
     assert_int_equal(oai_parse_json(two, 4, &root, &e), LM_ERR_FORMAT);
+}
+
+/* LM_REQ_MAX_JSON_DEPTH: 100 levels parse, 101 are refused before parsing; brackets inside
+ * strings (escaped quotes included) do not count. */
+static void test_json_depth_limit(void **state) {
+    (void)state;
+    char body[512];
+    json_t *root = NULL;
+    oai_error e;
+    for (int depth = LM_REQ_MAX_JSON_DEPTH; depth <= LM_REQ_MAX_JSON_DEPTH + 1; depth++) {
+        size_t n = 0;
+        for (int i = 0; i < depth; i++) body[n++] = '[';
+        for (int i = 0; i < depth; i++) body[n++] = ']';
+        oai_error_clear(&e);
+        lm_status s = oai_parse_json(body, n, &root, &e);
+        if (depth <= LM_REQ_MAX_JSON_DEPTH) {
+            assert_int_equal(s, LM_OK);
+            json_decref(root);
+        } else {
+            assert_int_equal(s, LM_ERR_LIMIT);
+            assert_non_null(strstr(e.e.msg, "nests deeper than 100 levels (at byte 100)"));
+        }
+    }
+    /* 150 brackets inside a string, with an escaped quote before them */
+    size_t n = (size_t)snprintf(body, sizeof body, "{\"s\": \"\\\"");
+    for (int i = 0; i < 150; i++) body[n++] = '[';
+    n += (size_t)snprintf(body + n, sizeof body - n, "\"}");
+    oai_error_clear(&e);
+    assert_int_equal(oai_parse_json(body, n, &root, &e), LM_OK);
+    json_decref(root);
 }
 
 static void test_minimal_requests_and_defaults(void **state) {
@@ -492,6 +523,7 @@ static void test_tokenize_requests(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_errors_carry_offsets),
+        cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_minimal_requests_and_defaults),
         cmocka_unit_test(test_null_is_absent),
         cmocka_unit_test(test_sampling_ranges),

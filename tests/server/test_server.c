@@ -205,7 +205,7 @@ static void test_garbage_then_good(void **state) {
 /* ---------------------------------------------------------------- disconnects and slow clients */
 
 static const char *long_stream =
-    "{\"model\":\"demo\",\"prompt\":\"Once\",\"max_tokens\":100000,\"ignore_eos\":true,\"stream\":true,\"n\":4}";
+    "{\"model\":\"demo\",\"prompt\":\"Once\",\"max_tokens\":30000,\"ignore_eos\":true,\"stream\":true,\"n\":4}";
 
 static int send_post(int fd, const char *path, const char *body) {
     char head[256];
@@ -241,7 +241,7 @@ static void test_disconnect_mid_stream(void **state) {
     for (int i = 0; i < 10; i++) {
         int fd = st_connect(srv.port);
         send_post(fd, "/v3/chat/completions",
-                  "{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":100000,"
+                  "{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":30000,"
                   "\"ignore_eos\":true,\"n\":8}");
         close(fd);
     }
@@ -270,7 +270,7 @@ static void test_stalled_reader_blocks_nobody(void **state) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(send_post(fd, "/v3/chat/completions",
-                               "{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":100000,"
+                               "{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":30000,"
                                "\"ignore_eos\":true,\"n\":20,\"logprobs\":true,\"top_logprobs\":20,\"stream\":true}"),
                      0);
     st_sleep_ms(300);
@@ -416,7 +416,7 @@ static void test_graceful_shutdown(void **state) {
         st_send(idle, live, strlen(live));
         st_resp r = {0};
         assert_int_equal(st_read_response(idle, &r, 5000), 0);
-        send_post(reading, "/v3/completions", "{\"model\":\"demo\",\"prompt\":\"Once\",\"max_tokens\":100000,\"ignore_eos\":true,\"stream\":true,\"n\":2}");
+        send_post(reading, "/v3/completions", "{\"model\":\"demo\",\"prompt\":\"Once\",\"max_tokens\":30000,\"ignore_eos\":true,\"stream\":true,\"n\":2}");
         send_post(stalled, "/v3/completions", long_stream);
         lm_buf got = {0};
         while (!strstr(buf_cstr(&got), "data: ")) assert_true(st_recv_some(reading, &got, 10000) > 0);
