@@ -21,6 +21,11 @@ const protectedCalls = [
   ['POST', '/v3/completions', completion],
   ['POST', '/v3/completions', { ...completion, stream: true }],
   ['POST', '/v3/tokenize', { model: 'demo', prompt: 'hello' }],
+  ['POST', '/v3/responses', { model: 'demo', input: 'Hi', max_output_tokens: 4 }],
+  ['POST', '/v3/responses', { model: 'demo', input: 'Hi', max_output_tokens: 4, stream: true }],
+  ['POST', '/v1/messages', { model: 'demo', max_tokens: 4, messages: [{ role: 'user', content: 'Hi' }] }],
+  ['POST', '/v1/messages', { model: 'demo', max_tokens: 4, stream: true, messages: [{ role: 'user', content: 'Hi' }] }],
+  ['POST', '/v1/messages/count_tokens', { model: 'demo', messages: [{ role: 'user', content: 'Hi' }] }],
   ['GET', '/v3/models'],
   ['GET', '/v1/models'],
   ['GET', '/v3/models/demo'],
@@ -74,8 +79,13 @@ describe('with --api_key_file', () => {
         const r = await call(srv, c, h);
         assert.equal(r.status, 401, `${c[0]} ${c[1]} with ${JSON.stringify(h)}`);
         const body = JSON.parse(r.text);
-        assert.equal(body.error.code, 'invalid_api_key');
-        assert.equal(body.error.type, 'invalid_request_error');
+        if (c[1].startsWith('/v1/messages')) {
+          assert.equal(body.type, 'error'); // Anthropic's shape on Anthropic's routes
+          assert.equal(body.error.type, 'authentication_error');
+        } else {
+          assert.equal(body.error.code, 'invalid_api_key');
+          assert.equal(body.error.type, 'invalid_request_error');
+        }
         assert.ok(!r.text.includes(KEY), 'the key is not in the error body');
       }
     }
