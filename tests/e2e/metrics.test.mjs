@@ -4,7 +4,7 @@
 // counts, one TTFT and one end-to-end observation per sample).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { prometheusMissing, promtoolCheck, startPrometheus } from './prometheus.mjs';
+import { freePort, prometheusMissing, promtoolCheck, startPrometheus } from './prometheus.mjs';
 import { collect, startServer } from './server.mjs';
 
 const missing = prometheusMissing() || false; // node 20 skips on a null `skip`
@@ -109,5 +109,47 @@ test('a real Prometheus scrapes lmserve and sees the counters and histograms mov
     assert.equal(await q('lmserve_kv_cache_capacity_blocks{name="demo"}') > 0, true);
   } finally {
     await prom.stop();
+  }
+});
+
+test('--metrics_list exposes only the named families (OVMS names accepted)', async () => {
+  const s = await startServer({
+    args: ['--metrics_enable', '--metrics_list', 'ovms_requests_accepted,ovms_graph_processing_time_us,ovms_streams,lmserve_time_to_first_token_seconds'],
+  });
+  try {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const families = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]).sort();
+    assert.deepEqual(families, [
+      'lmserve_time_to_first_token_seconds',
+      'ovms_graph_processing_time_seconds',
+      'ovms_requests_accepted_total',
+    ]);
+    assert.match(s.log(), /ovms_streams does not apply to LLM serving/);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});
+
+test('an unknown --metrics_list name stops the server; /metrics without --metrics_enable is 400', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const path = await import('node:path');
+  const bin = process.env.LM_BIN || path.resolve('build/release/lmserve');
+  const port = String(await freePort());
+  const r = spawnSync(bin, ['--rest_port', port, '--rest_bind_address', '127.0.0.1', '--metrics_enable', '--metrics_list', 'nope_total'], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /unknown metric family 'nope_total'/);
+  const r2 = spawnSync(bin, ['--rest_port', port, '--metrics_list', 'ovms_streams'], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(r2.status, 64);
+  assert.match(r2.stderr, /--metrics_list needs metrics to be enabled/);
+  const s = await startServer();
+  try {
+    const m = await fetch(`${s.url}/metrics`);
+    assert.equal(m.status, 400);
+    assert.match((await m.json()).error.message, /--metrics_enable/);
+  } finally {
+    assert.equal(await s.stop(), 0);
   }
 });
