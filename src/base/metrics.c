@@ -299,6 +299,13 @@ metric *metrics_series(metric_family *f, const char *const *values) {
     return s;
 }
 
+void metrics_family_zero(metric_family *f) {
+    if (!f || f->type != METRIC_GAUGE) return;
+    pthread_mutex_lock(&f->reg->mu);
+    for (metric *s = f->series; s; s = s->next) atomic_store_explicit(&s->value, dbits(0.0), memory_order_relaxed);
+    pthread_mutex_unlock(&f->reg->mu);
+}
+
 /* ---- enabling ---------------------------------------------------------------------------------- */
 
 void metrics_family_enable(metric_family *f, int on) {

@@ -75,6 +75,9 @@ void metric_set(metric *g, double v);
  * sum. NaN is ignored. */
 void metric_observe(metric *h, double v);
 
+/* Gauge family: sets every series to 0 (for state-style gauges rebuilt from a snapshot). */
+void metrics_family_zero(metric_family *f);
+
 /* ---- reading (for tests and status pages) ---- */
 
 /* A counter's or gauge's value; a histogram's sum. */

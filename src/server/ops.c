@@ -190,9 +190,16 @@ static metric *ovms_series(metric_family *f, const server_req *q, const char *ap
 
 static metric *named(metric_family *f, const char *name) { return metrics_series(f, &name); }
 
+/* Routes whose requests generate for a client (count_tokens generates one token internally and
+ * is not counted). */
+static int is_generation_route(const server_req *q) {
+    return q->route == ROUTE_CHAT || q->route == ROUTE_COMPLETIONS || q->route == ROUTE_RESPONSES ||
+           q->route == ROUTE_MESSAGES;
+}
+
 void server_metrics_accepted(server_req *q) {
     server *s = q->srv;
-    if (!s->mx || !q->model[0]) return;
+    if (!s->mx || !q->model[0] || !is_generation_route(q)) return;
     metric_inc(ovms_series(s->hm.accepted, q, "V3", method_label(q), q->model));
     metric_inc(named(s->hm.current_graphs, q->model));
 }
@@ -230,8 +237,7 @@ static void record_metrics(server_req *q, unsigned status, double seconds) {
     server *s = q->srv;
     server_metrics *f = &s->hm;
     const char *mname = q->model;
-    int is_gen = q->route == ROUTE_CHAT || q->route == ROUTE_COMPLETIONS || q->route == ROUTE_RESPONSES ||
-                 q->route == ROUTE_MESSAGES;
+    int is_gen = is_generation_route(q);
     int failed = status >= 400 || q->failed;
     if (status >= 400 || q->failed) {
         const char *v[] = {mname, error_class(q, status >= 400 ? status : (unsigned)oai_http_status(q->fail_err.code))};
@@ -277,16 +283,21 @@ enum MHD_Result server_handle_metrics(server_req *q) {
         return server_respond_error(q, MHD_HTTP_BAD_REQUEST,
                                     "metrics are disabled: start lmserve with --metrics_enable", "", NULL);
     }
-    /* Model states are read now, from the registry, rather than recorded on each change. */
+    /* Model states are read now, from the registry, rather than recorded on each change; a model
+     * removed by a reload keeps its series, all 0. One scrape at a time (scrapes are rare), so
+     * another cannot catch the states between zeroing and setting. */
     static const char *const states[] = {"START", "LOADING", "AVAILABLE", "UNLOADING", "END"};
+    lm_buf out = {0};
+    pthread_mutex_lock(&s->scrape_mu);
+    metrics_family_zero(s->hm.model_state);
     registry_info info;
     for (size_t i = 0; registry_info_at(s->models, i, &info) == 0; i++)
         for (int k = 0; k < 5; k++) {
             const char *v[] = {info.name, states[k]};
             metric_set(metrics_series(s->hm.model_state, v), (int)info.state == k ? 1 : 0);
         }
-    lm_buf out = {0};
     metrics_write(s->mx, &out);
+    pthread_mutex_unlock(&s->scrape_mu);
     if (out.oom) {
         buf_fini(&out);
         return server_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", "", NULL);

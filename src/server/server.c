@@ -501,6 +501,7 @@ lm_status server_start(const server_config *cfg, registry *models, server **out,
     s->max_body = cfg->max_body ? cfg->max_body : LM_HTTP_MAX_BODY;
     s->port = socket_port(fd);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->scrape_mu, NULL);
     s->protect_health = cfg->api_key_protect_health;
     s->request_timeout_ms = cfg->request_timeout_s > 0 ? cfg->request_timeout_s * 1000 : 0;
     s->mx = cfg->metrics;
@@ -592,6 +593,7 @@ void server_destroy(server *s) {
     free(s->wakers);
     pthread_mutex_destroy(&s->mu);
     free(s->api_key);
+    pthread_mutex_destroy(&s->scrape_mu);
     free(s);
 }
 

@@ -160,6 +160,7 @@ struct server {
     size_t api_key_len;
     int protect_health;
     metrics *mx;                 /* NULL: metrics off */
+    pthread_mutex_t scrape_mu;   /* one GET /metrics at a time */
     server_metrics hm;
     int request_timeout_ms;      /* 0: none */
 };

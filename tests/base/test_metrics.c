@@ -41,6 +41,11 @@ static void test_counter_and_gauge(void **state) {
     assert_true(metric_value(gs) == 2);
     metric_set(gs, 0.25);
     assert_true(metric_value(gs) == 0.25);
+    metrics_family_zero(g);
+    assert_true(metric_value(gs) == 0);
+    metrics_family_zero(c); /* not a gauge: untouched */
+    assert_true(metric_value(a) == 3.5);
+    metric_set(gs, 0.25);
     metric_inc(NULL); /* a failed set-up costs nothing */
 
     lm_buf out = {0};
