@@ -29,3 +29,9 @@ struct timespec clock_deadline(int64_t timeout_ms) {
     }
     return ts;
 }
+
+int64_t clock_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

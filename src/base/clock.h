@@ -14,6 +14,8 @@
 
 /* Milliseconds on the monotonic clock (an arbitrary origin: only differences mean anything). */
 int64_t clock_now_ms(void);
+/* The same in microseconds (latency metrics). */
+int64_t clock_now_us(void);
 
 /* Initializes a condition variable whose timed waits take CLOCK_MONOTONIC deadlines. Returns 0,
  * or an errno value. */

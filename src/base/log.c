@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/utf8.h"
 
 static atomic_int g_level = LOG_INFO;
 static atomic_int g_format = LOG_FORMAT_TEXT;
@@ -29,26 +30,6 @@ int log_parse_level(const char *name, log_level *out) {
         }
     }
     return -1;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, min = 0x10000;
-    else return 0;
-    if (n < len) return 0;
-    unsigned cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
 }
 
 /* A JSON string literal of s. */
@@ -71,7 +52,7 @@ static void json_str(lm_buf *b, const char *s) {
         } else if (c < 0x20 || c == 0x7F) {
             buf_printf(b, "\\u%04x", c), i++;
         } else {
-            size_t len = utf8_len(p + i, n - i);
+            size_t len = utf8_valid_len(p + i, n - i);
             if (len == 0) {
                 buf_append_str(b, "\\ufffd");
                 i++;

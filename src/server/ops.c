@@ -9,15 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "serving/serving_metrics.h"
-
-int64_t server_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void server_note_request(server_req *q, const char *name, int stream) {
     snprintf(q->model, sizeof q->model, "%s", name ? name : "");
@@ -326,7 +321,7 @@ void server_request_done(server_req *q) {
     /* A stream's status is 200 once it started; a request that never got an answer (the client
      * left first) is logged with status 0. */
     unsigned status = q->status;
-    double seconds = (double)(server_now_us() - q->t_start_us) / 1e6;
+    double seconds = (double)(clock_now_us() - q->t_start_us) / 1e6;
     if (q->srv->mx) record_metrics(q, status, seconds);
     if (!log_enabled(LOG_INFO)) return;
     int is_gen = q->accepted;
@@ -357,7 +352,7 @@ void server_request_done(server_req *q) {
 
 void server_check_deadlines(server *s) {
     if (s->request_timeout_ms <= 0) return;
-    int64_t now = server_now_us();
+    int64_t now = clock_now_us();
     pthread_mutex_lock(&s->mu);
     for (server_req *q = s->inflight; q; q = q->next) {
         if (q->timed_out || now - q->t_start_us < (int64_t)s->request_timeout_ms * 1000) continue;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/limits.h"
 #include "base/log.h"
 
@@ -352,7 +353,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!q) return MHD_NO;
         q->srv = s;
         q->conn = conn;
-        q->t_start_us = server_now_us();
+        q->t_start_us = clock_now_us();
         q->ttft_s = -1;
         snprintf(q->method, sizeof q->method, "%s", method);
         q->path = strndup(url, 256);

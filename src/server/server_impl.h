@@ -211,7 +211,6 @@ void server_agent_release(server_req *q);
 
 /* ---- ops.c: API key, metrics, access log, deadlines ---- */
 
-int64_t server_now_us(void);
 /* Remembers the model (and streaming) of q for its metrics and log line. */
 void server_note_request(server_req *q, const char *model, int stream);
 /* 1 when q may proceed: no key is set, the route is open, or the request carries the key. */

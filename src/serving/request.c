@@ -6,13 +6,13 @@
  * the reader. */
 #include "serving/serving_impl.h"
 
-#include "base/clock.h"
-
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/clock.h"
 
 gen_params gen_params_default(void) {
     gen_params p;
@@ -183,7 +183,7 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     }
     sampler_set_prompt(&r->smp, r->prompt, r->n_prompt);
     r->prompt_tokens = r->n_prompt;
-    r->t_submit_us = scheduler_now_us();
+    r->t_submit_us = clock_now_us();
     if (!scheduler_enqueue(s, r)) {
         st = err_set(err, LM_ERR_BUSY, "model '%s' has %d requests waiting, its limit "
                      "(--max_queued_requests); retry later", s->name, s->max_queued);
@@ -316,7 +316,7 @@ void request_on_logits(servable *s, gen_request *r, const float *logits) {
     sampler_accept(&r->smp, id);
     r->n_generated++;
     if (s->mx.ttft) { /* metrics on: time the token (one clock read) */
-        int64_t now = scheduler_now_us();
+        int64_t now = clock_now_us();
         if (r->n_generated == 1) {
             r->t_first_us = now;
             metric_observe(s->mx.ttft, (double)(now - r->t_submit_us) / 1e6);
@@ -325,7 +325,7 @@ void request_on_logits(servable *s, gen_request *r, const float *logits) {
         }
         r->t_last_us = now;
     } else if (r->n_generated == 1) {
-        r->t_first_us = scheduler_now_us(); /* for the access log's TTFT */
+        r->t_first_us = clock_now_us(); /* for the access log's TTFT */
     }
     r->last = id;
     gen_token rec, *tok = NULL;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 /* The end-of-sequence rule: generation_config.json's eos_token_id list, plus every id the
@@ -103,15 +104,9 @@ static void admit(servable *s) {
     metric_set(s->mx.waiting, s->n_queued);
 }
 
-int64_t scheduler_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void scheduler_record_finish(servable *s, const gen_request *r) {
     if (!s->mx.e2e) return;
-    int64_t now = scheduler_now_us();
+    int64_t now = clock_now_us();
     metric_observe(s->mx.e2e, (double)(now - r->t_submit_us) / 1e6);
     if (r->n_generated > 1)
         metric_observe(s->mx.tpot, (double)(r->t_last_us - r->t_first_us) / 1e6 / (r->n_generated - 1));

@@ -97,8 +97,6 @@ int scheduler_is_eos(const servable *s, int32_t id);
 void *scheduler_loop(void *arg);
 /* Appends r to the queue; 0 (r not queued) when the queue already holds max_queued requests. */
 int scheduler_enqueue(servable *s, gen_request *r);
-/* Monotonic clock in microseconds. */
-int64_t scheduler_now_us(void);
 /* Metrics of a finished request (loop thread). */
 void scheduler_record_finish(servable *s, const gen_request *r);
 void scheduler_wake(servable *s);
