@@ -470,9 +470,11 @@ static const cli_flag server_flags[] = {
     {.name = "cache_size", .kind = CLI_INT, SRV(cache_size), .min = 0, .max = 1 << 20, .def = "0",
      .metavar = "GB", .help = "KV cache size in GB; 0 grows it as needed", .implemented = true},
     {.name = "tool_parser", .kind = CLI_STRING, SRV(tool_parser), .metavar = "NAME",
-     .help = "parser for tool calls in model output (e.g. hermes3, llama3, qwen3coder)"},
+     .help = "parser for tool calls in model output: hermes3, llama3, mistral, devstral, phi4, qwen3coder, gptoss, "
+             "none (default: detected from the chat template)", .implemented = true},
     {.name = "reasoning_parser", .kind = CLI_STRING, SRV(reasoning_parser), .metavar = "NAME",
-     .help = "parser that separates reasoning from the answer (e.g. qwen3)"},
+     .help = "parser that separates reasoning from the answer: qwen3, gptoss, none (default: detected from the "
+             "chat template)", .implemented = true},
     {.name = "max_num_batched_tokens", .kind = CLI_INT, SRV(max_num_batched_tokens), .min = 1,
      .max = 1 << 24, .metavar = "TOKENS",
      .help = "most tokens in one scheduler step (written to the graph by --pull)", .implemented = true},

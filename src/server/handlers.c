@@ -223,8 +223,12 @@ void server_generate_release(server_req *q) {
     q->gen = NULL;
     for (int i = 0; i < OAI_MAX_N; i++) {
         buf_fini(&q->ch[i].text);
+        buf_fini(&q->ch[i].reasoning);
         json_decref(q->ch[i].logprobs);
         q->ch[i].logprobs = NULL;
+        json_decref(q->ch[i].tool_calls);
+        q->ch[i].tool_calls = NULL;
+        q->ch[i].n_calls = 0;
     }
     q->n_gen = 0;
     server_agent_release(q);
@@ -250,6 +254,11 @@ static void drain_unary(server_req *q) {
             continue;
         }
         buf_append(&ch->text, c.text.data ? c.text.data : "", c.text.len);
+        buf_append(&ch->reasoning, c.reasoning.data ? c.reasoning.data : "", c.reasoning.len);
+        for (size_t k = 0; k < c.n_tool_events; k++) {
+            oai_tool_calls_add(&ch->tool_calls, &c.tool_events[k]);
+            ch->n_calls += c.tool_events[k].kind == OUT_TOOL_BEGIN;
+        }
         if (q->oreq.logprobs && c.n_tokens) {
             if (q->oreq.endpoint == OAI_CHAT) {
                 if (!ch->logprobs) {
@@ -297,6 +306,9 @@ static enum MHD_Result respond_unary(server_req *q) {
         }
         choices[i].logprobs = ch->logprobs;
         choices[i].finish = ch->finish;
+        choices[i].reasoning = ch->reasoning.data;
+        choices[i].reasoning_len = ch->reasoning.len;
+        choices[i].tool_calls = ch->tool_calls;
     }
     oai_usage u = {q->prompt_tokens, total_completion_tokens(q), q->cached_tokens};
     json_t *r = oai_response_unary(&q->meta, choices, (size_t)q->n_gen, &u);
@@ -328,7 +340,11 @@ static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
         ch->started = 1;
     }
     int ends_normally = c->finish == GEN_FINISH_STOP || c->finish == GEN_FINISH_LENGTH;
-    if (c->text.len || has_tokens || (ends_normally && !ch->started)) {
+    if (c->reasoning.len) {
+        oai_sse_append(&q->out, oai_chunk_reasoning(&q->meta, i, c->reasoning.data, c->reasoning.len, !ch->started));
+        ch->started = 1;
+    }
+    if (c->text.len || has_tokens || (ends_normally && !ch->started && !c->n_tool_events)) {
         json_t *lp = NULL;
         if (has_tokens) {
             if (q->oreq.endpoint == OAI_CHAT) {
@@ -345,7 +361,12 @@ static void emit_chunk(server_req *q, int i, const gen_chunk *c) {
         json_decref(lp);
         ch->started = 1;
     }
-    if (ends_normally) oai_sse_append(&q->out, oai_chunk_finish(&q->meta, i, c->finish));
+    for (size_t k = 0; k < c->n_tool_events; k++) {
+        oai_sse_append(&q->out, oai_chunk_tool_event(&q->meta, i, &c->tool_events[k], !ch->started));
+        ch->started = 1;
+        ch->n_calls += c->tool_events[k].kind == OUT_TOOL_BEGIN;
+    }
+    if (ends_normally) oai_sse_append(&q->out, oai_chunk_finish_calls(&q->meta, i, c->finish, ch->n_calls > 0));
     if (c->finish != GEN_FINISH_NONE) note_finish(q, i, c);
 }
 

@@ -176,6 +176,10 @@ typedef struct {
     size_t len;
     json_t *logprobs;            /* borrowed; NULL writes "logprobs": null */
     gen_finish finish;
+    const char *reasoning;       /* chat: reasoning_content (NULL or empty: none) */
+    size_t reasoning_len;
+    json_t *tool_calls;          /* chat: message.tool_calls (borrowed; NULL or empty: none); with
+                                  * calls, content is null when empty and a stop is "tool_calls" */
 } oai_choice;
 
 typedef struct {
@@ -194,6 +198,16 @@ json_t *oai_chunk_text(const oai_meta *m, int index, const char *text, size_t le
 
 /* The chunk that ends choice `index`: empty delta (chat) or text (completions), finish_reason. */
 json_t *oai_chunk_finish(const oai_meta *m, int index, gen_finish finish);
+/* As oai_chunk_finish; with had_tool_calls a stop reports "tool_calls". */
+json_t *oai_chunk_finish_calls(const oai_meta *m, int index, gen_finish finish, int had_tool_calls);
+
+/* Chat deltas from the output chain's parsers: reasoning text, and one tool-call event (BEGIN:
+ * index, id, type and function.name with empty arguments; ARGS: a fragment of the arguments). */
+json_t *oai_chunk_reasoning(const oai_meta *m, int index, const char *text, size_t len, int first_for_choice);
+json_t *oai_chunk_tool_event(const oai_meta *m, int index, const out_tool_event *e, int first_for_choice);
+
+/* Adds one tool event to a unary message.tool_calls array (*calls created on the first BEGIN). */
+void oai_tool_calls_add(json_t **calls, const out_tool_event *e);
 
 /* The usage chunk (stream_options.include_usage): "choices": [] and "usage". */
 json_t *oai_chunk_usage(const oai_meta *m, const oai_usage *usage);

@@ -265,7 +265,9 @@ static lm_status parse_messages(json_t *root, oai_request *r, oai_error *err) {
             /* Templates index message['content'] freely; OVMS adds an empty one too. */
             json_object_set_new(m, "content", json_string(""));
         } else if (json_is_null(content)) {
-            if (!calls) json_object_set_new(m, "content", json_string(""));
+            /* null beside tool_calls is what OpenAI clients send back; templates test it with
+             * `in` and `split` (Qwen3), which a string survives and None does not */
+            json_object_set_new(m, "content", json_string(""));
         } else if (json_is_array(content)) {
             json_t *joined = NULL;
             LM_TRY(join_content_parts(content, p, &joined, err));

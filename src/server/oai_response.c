@@ -178,16 +178,25 @@ json_t *oai_response_unary(const oai_meta *m, const oai_choice *choices, size_t 
         json_t *o = json_object();
         json_object_set_new(o, "index", json_integer((json_int_t)i));
         json_t *text = oai_json_string_lossy(c->text ? c->text : "", c->len);
+        int calls = chat && c->tool_calls && json_array_size(c->tool_calls) > 0;
         if (chat) {
             json_t *msg = json_object();
             json_object_set_new(msg, "role", json_string("assistant"));
+            if (calls && c->len == 0) {
+                json_decref(text);
+                text = json_null();
+            }
             json_object_set_new(msg, "content", text);
+            if (c->reasoning && c->reasoning_len)
+                json_object_set_new(msg, "reasoning_content", oai_json_string_lossy(c->reasoning, c->reasoning_len));
+            if (calls) json_object_set(msg, "tool_calls", c->tool_calls);
             json_object_set_new(o, "message", msg);
         } else {
             json_object_set_new(o, "text", text);
         }
         json_object_set(o, "logprobs", c->logprobs ? c->logprobs : json_null());
-        json_object_set_new(o, "finish_reason", finish_value(c->finish));
+        json_object_set_new(o, "finish_reason",
+                            calls && c->finish == GEN_FINISH_STOP ? json_string("tool_calls") : finish_value(c->finish));
         json_array_append_new(arr, o);
     }
     json_object_set_new(r, "choices", arr);
@@ -223,6 +232,59 @@ json_t *oai_chunk_text(const oai_meta *m, int index, const char *text, size_t le
 json_t *oai_chunk_finish(const oai_meta *m, int index, gen_finish finish) {
     json_t *payload = m->endpoint == OAI_CHAT ? json_object() : json_string("");
     return chunk(m, index, payload, NULL, finish);
+}
+
+json_t *oai_chunk_finish_calls(const oai_meta *m, int index, gen_finish finish, int had_tool_calls) {
+    json_t *r = oai_chunk_finish(m, index, finish);
+    if (had_tool_calls && finish == GEN_FINISH_STOP)
+        json_object_set_new(json_array_get(json_object_get(r, "choices"), 0), "finish_reason", json_string("tool_calls"));
+    return r;
+}
+
+json_t *oai_chunk_reasoning(const oai_meta *m, int index, const char *text, size_t len, int first_for_choice) {
+    json_t *delta = json_object();
+    if (first_for_choice) json_object_set_new(delta, "role", json_string("assistant"));
+    json_object_set_new(delta, "reasoning_content", oai_json_string_lossy(text ? text : "", len));
+    return chunk(m, index, delta, NULL, GEN_FINISH_NONE);
+}
+
+json_t *oai_chunk_tool_event(const oai_meta *m, int index, const out_tool_event *e, int first_for_choice) {
+    json_t *call = json_object(), *fn = json_object();
+    json_object_set_new(call, "index", json_integer(e->index));
+    if (e->kind == OUT_TOOL_BEGIN) {
+        json_object_set_new(call, "id", json_string(e->id ? e->id : ""));
+        json_object_set_new(call, "type", json_string("function"));
+        json_object_set_new(fn, "name", oai_json_string_lossy(e->text ? e->text : "", e->len));
+        json_object_set_new(fn, "arguments", json_string(""));
+    } else {
+        json_object_set_new(fn, "arguments", oai_json_string_lossy(e->text ? e->text : "", e->len));
+    }
+    json_object_set_new(call, "function", fn);
+    json_t *delta = json_object();
+    if (first_for_choice) json_object_set_new(delta, "role", json_string("assistant"));
+    if (first_for_choice) json_object_set_new(delta, "content", json_null());
+    json_object_set_new(delta, "tool_calls", json_pack("[o]", call));
+    return chunk(m, index, delta, NULL, GEN_FINISH_NONE);
+}
+
+void oai_tool_calls_add(json_t **calls, const out_tool_event *e) {
+    if (e->kind == OUT_TOOL_BEGIN) {
+        if (!*calls) *calls = json_array();
+        json_t *fn = json_object();
+        json_object_set_new(fn, "name", oai_json_string_lossy(e->text ? e->text : "", e->len));
+        json_object_set_new(fn, "arguments", json_string(""));
+        json_array_append_new(*calls, json_pack("{s:s, s:s, s:o}", "id", e->id ? e->id : "", "type", "function",
+                                                "function", fn));
+        return;
+    }
+    json_t *fn = json_object_get(json_array_get(*calls, json_array_size(*calls) - 1), "function");
+    json_t *args = json_object_get(fn, "arguments");
+    if (!args) return;
+    lm_buf b = {0};
+    buf_append(&b, json_string_value(args), json_string_length(args));
+    buf_append(&b, e->text ? e->text : "", e->len);
+    json_object_set_new(fn, "arguments", oai_json_string_lossy(buf_cstr(&b), b.len));
+    buf_fini(&b);
 }
 
 json_t *oai_chunk_usage(const oai_meta *m, const oai_usage *usage) {

@@ -61,6 +61,9 @@ typedef struct {
     size_t completion_tokens;
     size_t text_offset;          /* completions logprobs: bytes of text before the next token */
     int started;                 /* stream: a chunk for this choice was sent */
+    lm_buf reasoning;            /* unary: reasoning_content so far */
+    json_t *tool_calls;          /* unary: message.tool_calls so far (NULL: none) */
+    int n_calls;                 /* tool calls seen (unary and stream) */
 } server_choice;
 
 /* One HTTP request, from its headers to the end of its response (MHD's per-request context). */

@@ -2,6 +2,8 @@
  * to n gen_requests on a servable, and their output back, sample by sample. */
 #include "serving/generation.h"
 
+#include "serving/parsers.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ struct generation {
     size_t prompt_tokens;
     char *echo;                  /* the prompt's text, when echo was asked */
     size_t echo_len;
+    int opens_think;             /* the rendered chat prompt ends with <think> */
 };
 
 static lm_status refuse(generation_error *err, lm_status code, const char *param, const char *fmt, ...)
@@ -64,6 +67,7 @@ static lm_status build_prompt(generation *g, const generation_request *q, tok_id
             buf_fini(&text);
             return err->e.code;
         }
+        if (s == LM_OK) g->opens_think = parser_prompt_opens_think(text.data ? text.data : "", text.len);
         if (s == LM_OK) s = servable_tokenize(sv, text.data ? text.data : "", text.len, 0, ids, &le);
         buf_fini(&text);
         return s == LM_OK ? LM_OK : refuse_with(err, &le, "messages");
@@ -146,6 +150,9 @@ lm_status generation_submit(registry *models, const generation_request *q, gener
         gen_params p = gen_params_resolve(&asked, servable_defaults(sv), i, q->random_seed);
         p.prompt = ids.ids;
         p.n_prompt = ids.n;
+        p.parse_output = q->kind == GEN_PROMPT_CHAT; /* /v3/completions is not parsed (as OVMS) */
+        p.tools = q->kind == GEN_PROMPT_CHAT ? q->tools : NULL;
+        p.prompt_opens_think = g->opens_think;
         lm_error le;
         err_clear(&le);
         s = gen_submit(sv, &p, &g->req[i], &le);

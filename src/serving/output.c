@@ -5,46 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serving/parsers.h"
+
 /* ---------------------------------------------------------------- parsers: the one table */
 
-/* One parser: its name as --tool_parser / --reasoning_parser and graph.pbtxt write it, and the
- * function that makes a fresh stage for one request. */
-typedef struct {
-    out_parser_kind kind;
-    const char *name;
-    lm_status (*create)(out_stage **out, lm_error *err);
-} out_parser;
-
-/* Parsers plug in here (reasoning*.c / toolcall*.c define the create functions). */
-static const out_parser parsers[] = {
-    {OUT_PARSER_REASONING, NULL, NULL}, /* placeholder: no parser is built yet */
-};
-
-static const out_parser *find_parser(out_parser_kind kind, const char *name) {
-    for (size_t i = 0; i < sizeof parsers / sizeof parsers[0]; i++)
-        if (parsers[i].name && parsers[i].kind == kind && strcmp(parsers[i].name, name) == 0) return &parsers[i];
-    return NULL;
-}
+/* The table itself is parsers.c's (parser_create, parser_names); these keep the chain's names. */
 
 int out_parser_known(out_parser_kind kind, const char *name) {
-    return name && find_parser(kind, name) != NULL;
+    return parser_exists(kind == OUT_PARSER_TOOL ? PARSER_TOOL : PARSER_REASONING, name);
 }
 
-static lm_status make_stage(out_parser_kind kind, const char *name, out_stage **out, lm_error *err) {
+static lm_status make_stage(out_parser_kind kind, const char *name, const parser_opts *opts, out_stage **out,
+                            lm_error *err) {
     *out = NULL;
     if (!name) return LM_OK;
-    const out_parser *p = find_parser(kind, name);
-    if (!p)
+    parser_kind k = kind == OUT_PARSER_TOOL ? PARSER_TOOL : PARSER_REASONING;
+    if (!parser_exists(k, name))
         return err_set(err, LM_ERR_UNSUPPORTED, "%s parser '%s' is not built in",
                        kind == OUT_PARSER_TOOL ? "tool" : "reasoning", name);
-    return p->create(out, err);
+    return parser_create(k, name, opts, out, err);
 }
 
-lm_status out_stages_create(const char *reasoning_parser, const char *tool_parser, out_stage **reasoning,
-                            out_stage **tools, lm_error *err) {
+lm_status out_stages_create(const char *reasoning_parser, const char *tool_parser, const parser_opts *opts,
+                            out_stage **reasoning, out_stage **tools, lm_error *err) {
     *tools = NULL;
-    LM_TRY(make_stage(OUT_PARSER_REASONING, reasoning_parser, reasoning, err));
-    lm_status s = make_stage(OUT_PARSER_TOOL, tool_parser, tools, err);
+    LM_TRY(make_stage(OUT_PARSER_REASONING, reasoning_parser, opts, reasoning, err));
+    lm_status s = make_stage(OUT_PARSER_TOOL, tool_parser, opts, tools, err);
     if (s != LM_OK && *reasoning) {
         (*reasoning)->destroy(*reasoning);
         *reasoning = NULL;
@@ -274,7 +260,22 @@ static lm_status push_scratch(out_chain *c) {
     return s;
 }
 
+void out_chain_keep_special(out_chain *c, const tok_tokenizer *t, const char *const *texts) {
+    for (; texts && *texts && c->n_keep < OUT_CHAIN_MAX_KEEP; texts++) {
+        int32_t id = tok_token_id(t, *texts, strlen(*texts));
+        if (id >= 0 && tok_is_special(t, id)) c->keep[c->n_keep++] = id;
+    }
+    c->tok = t;
+}
+
 lm_status out_chain_push_token(out_chain *c, int32_t id) {
+    for (int i = 0; i < c->n_keep; i++)
+        if (c->keep[i] == id) { /* a parser's special token: its text, even when specials are skipped */
+            size_t len;
+            const char *text = tok_token_text(c->tok, id, &len);
+            if (text) buf_append(&c->scratch, text, len);
+            return push_scratch(c);
+        }
     tok_stream_push(&c->detok, id, &c->scratch);
     return push_scratch(c);
 }

@@ -112,6 +112,8 @@ typedef struct {
     lm_status st;                /* the first failure of a push */
 } out_link;
 
+#define OUT_CHAIN_MAX_KEEP 8
+
 /* The chain of one request (loop thread only). */
 typedef struct {
     tok_stream detok;            /* the incremental detokenizer */
@@ -122,12 +124,18 @@ typedef struct {
     out_sink to_deltas;          /* the delta builder */
     out_deltas out;
     lm_buf scratch;
+    int32_t keep[OUT_CHAIN_MAX_KEEP]; /* special tokens passed as text (out_chain_keep_special) */
+    int n_keep;
+    const tok_tokenizer *tok;
 } out_chain;
 
 /* Builds the chain; takes ownership of the two stages (NULL: pass-through). `stop` is borrowed
  * and must outlive the chain. */
 void out_chain_init(out_chain *c, const tok_tokenizer *t, int skip_special, const char *const *stop,
                     int n_stop, int include_stop, out_stage *reasoning, out_stage *tools);
+/* Special tokens (by their text) that reach the parsers as text even when skip_special drops
+ * the others: the ones parser_special_tokens() names for the chain's parsers. */
+void out_chain_keep_special(out_chain *c, const tok_tokenizer *t, const char *const *texts);
 /* Feeds one generated token id through the chain. */
 lm_status out_chain_push_token(out_chain *c, int32_t id);
 /* Non-zero once a stop string has been found (the generation ends there): 1 + its index among
@@ -146,9 +154,11 @@ typedef enum { OUT_PARSER_REASONING, OUT_PARSER_TOOL } out_parser_kind;
 int out_parser_known(out_parser_kind kind, const char *name);
 
 /* THE place a servable's parser names become stages, for one request: *reasoning and *tools
- * receive new stages (NULL for a NULL name: the slot passes through). A new parser adds one row
- * to the table in output.c. LM_ERR_UNSUPPORTED for a name the table does not know. */
-lm_status out_stages_create(const char *reasoning_parser, const char *tool_parser, out_stage **reasoning,
-                            out_stage **tools, lm_error *err);
+ * receive new stages (NULL for a NULL name: the slot passes through), made by parsers.h with the
+ * request's `opts` (may be NULL). A new parser adds one row to the table in parsers.c.
+ * LM_ERR_UNSUPPORTED for a name the table does not know. */
+struct parser_opts; /* serving/parsers.h */
+lm_status out_stages_create(const char *reasoning_parser, const char *tool_parser, const struct parser_opts *opts,
+                            out_stage **reasoning, out_stage **tools, lm_error *err);
 
 #endif

@@ -505,6 +505,7 @@ static void tc_destroy(out_stage *self) {
     if (t->fini) t->fini(t);
     buf_fini(&t->pend);
     buf_fini(&t->ws);
+    json_decref(t->tools);
     free(t);
 }
 
@@ -523,5 +524,5 @@ void tc_init(tc *t, tc_step_fn step, const parser_opts *opts) {
     t->stage.destroy = tc_destroy;
     t->step = step;
     t->id_seed = opts->id_seed ? opts->id_seed : fresh_seed();
-    t->tools = opts->tools;
+    t->tools = opts->tools ? json_deep_copy(opts->tools) : NULL; /* the request's JSON may go first */
 }

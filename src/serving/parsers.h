@@ -37,9 +37,9 @@
 typedef enum { PARSER_REASONING, PARSER_TOOL } parser_kind;
 
 /* Per-request facts a parser may need. A zeroed struct is valid. */
-typedef struct {
-    json_t *tools;            /* the request's "tools" array (borrowed for the stage's lifetime;
-                                 qwen3coder types parameter values by each tool's JSON schema) */
+typedef struct parser_opts {
+    json_t *tools;            /* the request's "tools" array (copied by the stage; qwen3coder
+                                 types parameter values by each tool's JSON schema) */
     int prompt_opens_think;   /* the rendered prompt, right-trimmed, ends with "<think>": the
                                  output starts inside the reasoning (qwen3's implicit start) */
     uint64_t id_seed;         /* tool call ids derive from it; 0 = a fresh seed per stage */

@@ -77,7 +77,7 @@ struct tc {
     lm_buf ws;                 /* whitespace-only content held (dropped next to a call) */
     int n_calls;
     uint64_t id_seed;
-    json_t *tools;             /* borrowed, may be NULL */
+    json_t *tools;             /* a copy of the request's tools, may be NULL */
     lm_status status;          /* LM_ERR_NOMEM once an append failed */
     void *ext;                 /* parser-specific state */
 };

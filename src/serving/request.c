@@ -4,6 +4,7 @@
  * Output flows: token -> the request's output chain (output.h: detokenizer, stop strings,
  * reasoning and tool-call slots, delta builder) -> r->out (the channel) -> gen_poll moves it to
  * the reader. */
+#include "serving/parsers.h"
 #include "serving/serving_impl.h"
 
 #include <errno.h>
@@ -173,7 +174,11 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
     for (int i = p->n_stop; i < GEN_MAX_STOP; i++) r->p.stop[i] = NULL;
     if (st == LM_OK) st = sampler_init(&r->smp, &p->sampling, V, err);
     out_stage *reasoning = NULL, *tools = NULL;
-    if (st == LM_OK) st = out_stages_create(s->cfg.reasoning_parser, s->cfg.tool_parser, &reasoning, &tools, err);
+    int parse = p->parse_output && p->skip_special_tokens;
+    int with_tools = parse && p->tools && json_array_size(p->tools) > 0;
+    parser_opts po = {.tools = with_tools ? p->tools : NULL, .prompt_opens_think = p->prompt_opens_think};
+    const char *rname = parse ? s->cfg.reasoning_parser : NULL, *tname = with_tools ? s->cfg.tool_parser : NULL;
+    if (st == LM_OK) st = out_stages_create(rname, tname, &po, &reasoning, &tools, err);
     /* the chain is built even on failure (stages NULL), so request_free can always fini it */
     out_chain_init(&r->chain, s->tok, p->skip_special_tokens, (const char *const *)r->stop_store,
                    st == LM_OK ? p->n_stop : 0, p->include_stop_str_in_output, reasoning, tools);
@@ -181,6 +186,9 @@ lm_status gen_submit(servable *s, const gen_params *p, gen_request **out, lm_err
         request_free(r);
         return st;
     }
+    r->p.tools = NULL; /* borrowed only for the call */
+    if (rname) out_chain_keep_special(&r->chain, s->tok, parser_special_tokens(rname));
+    if (tname) out_chain_keep_special(&r->chain, s->tok, parser_special_tokens(tname));
     sampler_set_prompt(&r->smp, r->prompt, r->n_prompt);
     r->prompt_tokens = r->n_prompt;
     r->t_submit_us = clock_now_us();

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "model/source.h"
+#include "serving/parsers.h"
 #include "serving/replay_load.h"
 
 #define DEFAULT_MAX_SEQS 256      /* OVMS's max_num_seqs default */
@@ -68,18 +69,40 @@ static lm_status make_engine(servable *s, lm_error *err) {
     return engine_create(s->m, &p, &s->e, err);
 }
 
-/* The parsers the configuration names must be built in (output.c's table); one that is not yet
- * is dropped with a warning, and its markup stays in the text as before. */
-static void check_parsers(servable *s) {
+/* The parsers (docs/tools.md): a name given must be a parser of its kind ("none" turns the slot
+ * off); an unset one is detected from the chat template as OVMS does. An unknown name fails the
+ * load, never silently ignored. */
+static lm_status pick_parsers(servable *s, const model_source *src, lm_error *err) {
     const char **names[2] = {&s->cfg.reasoning_parser, &s->cfg.tool_parser};
-    out_parser_kind kinds[2] = {OUT_PARSER_REASONING, OUT_PARSER_TOOL};
+    parser_kind kinds[2] = {PARSER_REASONING, PARSER_TOOL};
+    const char *detected[2] = {NULL, NULL};
+    parser_detect(model_source_chat_template(src), &detected[1], &detected[0]);
     for (int i = 0; i < 2; i++) {
-        if (!*names[i] || out_parser_known(kinds[i], *names[i])) continue;
-        log_warn("%s: %s parser '%s' is not built in yet; its output stays in the text", s->name,
-                 i ? "tool" : "reasoning", *names[i]);
-        free((char *)*names[i]);
-        *names[i] = NULL;
+        const char *name = *names[i];
+        if (name && (!*name || !strcmp(name, "none"))) {
+            free((char *)name);
+            *names[i] = NULL;
+            continue;
+        }
+        if (!name) {
+            if (detected[i]) {
+                *names[i] = strdup(detected[i]);
+                if (!*names[i]) return err_set(err, LM_ERR_NOMEM, "out of memory");
+                log_info("%s: %s parser %s (detected from the chat template)", s->name, i ? "tool" : "reasoning",
+                         detected[i]);
+            }
+            continue;
+        }
+        if (!parser_exists(kinds[i], name)) {
+            lm_buf known = {0};
+            for (const char *const *n = parser_names(kinds[i]); *n; n++) buf_printf(&known, "%s, ", *n);
+            err_set(err, LM_ERR_INVALID, "%s: unknown %s_parser '%s' (known: %snone)", s->name,
+                    i ? "tool" : "reasoning", name, buf_cstr(&known));
+            buf_fini(&known);
+            return LM_ERR_INVALID;
+        }
     }
+    return LM_OK;
 }
 
 /* Probes the model location once (model/source.h) and loads everything from that one probe. */
@@ -110,10 +133,10 @@ static lm_status load_from(servable *s, const model_source *src, lm_error *err) 
 }
 
 static lm_status load(servable *s, lm_error *err) {
-    check_parsers(s);
     model_source *src = NULL;
     LM_TRY(model_source_open(s->cfg.path, &src, err));
-    lm_status st = load_from(s, src, err);
+    lm_status st = pick_parsers(s, src, err);
+    if (st == LM_OK) st = load_from(s, src, err);
     model_source_close(src);
     return st;
 }

@@ -148,6 +148,11 @@ typedef struct {
     int skip_special_tokens;     /* default 1 */
     int logprobs;                /* report the chosen token's logprob per token */
     int top_logprobs;            /* 0..GEN_MAX_TOP_LOGPROBS alternatives per token */
+    /* the servable's reasoning and tool parsers (docs/tools.md) */
+    int parse_output;            /* run the parsers (chat requests; off with skip_special_tokens 0) */
+    json_t *tools;               /* the request's tools: the tool parser runs only when non-NULL
+                                  * (borrowed for gen_submit; parsers copy what they keep) */
+    int prompt_opens_think;      /* the rendered prompt ends with <think> (qwen3's implicit start) */
 } gen_params;
 
 /* Sensible starting values: greedy, skip_special_tokens on, everything else off. */

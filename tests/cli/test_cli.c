@@ -139,7 +139,8 @@ static void test_ovms_flag_set_is_complete(void **state) {
                                        "dynamic_split_fuse", "plugin_config", "enable_prefix_caching",
                                        "target_device", "log_format", "metrics_enable", "metrics_list",
                                        "api_key_file", "api_key_protect_health",
-                                       "max_queued_requests", "request_timeout_s"};
+                                       "max_queued_requests", "request_timeout_s", "tool_parser",
+                                       "reasoning_parser"};
     size_t n_done = 0;
     for (size_t i = 0; i < cli_server_command.n_flags; i++)
         n_done += cli_server_command.flags[i].implemented;
@@ -327,9 +328,9 @@ static void test_usage_errors_beat_not_supported(void **state) {
     assert_int_equal(PARSE(&o, &err, "--pull", "--bogus"), LM_ERR_INVALID);
     assert_int_equal(PARSE(&o, &err, "--rest_port", "8000", "--log_level", "LOUD"), LM_ERR_INVALID);
     /* the first unsupported flag is named, and the line is fully parsed */
-    assert_int_equal(PARSE(&o, &err, "--tool_parser", "hermes3", "--rest_port", "8000", "--help"),
+    assert_int_equal(PARSE(&o, &err, "--cache_dir", "/tmp/c", "--rest_port", "8000", "--help"),
                      LM_ERR_UNSUPPORTED);
-    assert_string_equal(err.msg, "--tool_parser: not supported yet");
+    assert_string_equal(err.msg, "--cache_dir: not supported yet");
     assert_int_equal(o.rest_port, 8000);
     assert_true(o.help);
 }
@@ -479,8 +480,8 @@ static void test_bin_exit_codes(void **state) {
     /* a config file that does not exist fails before the server binds its port */
     assert_int_equal(run_bin("--rest_port 8000 --config_path c.json", out, sizeof out), 1);
     assert_non_null(strstr(out, "c.json"));
-    assert_int_equal(run_bin("--rest_port 8000 --tool_parser hermes3", out, sizeof out), 2);
-    assert_non_null(strstr(out, "--tool_parser: not supported yet"));
+    assert_int_equal(run_bin("--rest_port 8000 --cache_dir /tmp/c", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--cache_dir: not supported yet"));
     /* pull mode runs (src/repo/pull.h; tests/repo/test_pull.c pulls from a local hub) */
     assert_int_equal(run_bin("--pull", out, sizeof out), 64);
     assert_non_null(strstr(out, "source_model parameter is required for pull mode"));

@@ -72,7 +72,7 @@ static void check_request(const oai_request *r) {
     }
     /* a response for it serializes (the model name comes from the request) */
     oai_meta meta = {r->endpoint, "cmpl-fuzz", r->model, 0};
-    oai_choice c = {"text", 4, NULL, GEN_FINISH_STOP};
+    oai_choice c = {"text", 4, NULL, GEN_FINISH_STOP, NULL, 0, NULL};
     oai_usage u = {1, 1, 0};
     json_t *resp = oai_response_unary(&meta, &c, 1, &u);
     char *s1 = json_dumps(resp, JSON_COMPACT);

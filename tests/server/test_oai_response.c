@@ -15,7 +15,7 @@ static void test_unary_chat_shape(void **state) {
     (void)state;
     json_t *lp = json_object();
     json_object_set_new(lp, "content", json_array());
-    oai_choice c[2] = {{"Hello", 5, lp, GEN_FINISH_STOP}, {"Hi", 2, NULL, GEN_FINISH_LENGTH}};
+    oai_choice c[2] = {{"Hello", 5, lp, GEN_FINISH_STOP, NULL, 0, NULL}, {"Hi", 2, NULL, GEN_FINISH_LENGTH, NULL, 0, NULL}};
     oai_usage u = {7, 9, 4};
     json_t *r = oai_response_unary(&chat_meta, c, 2, &u);
     assert_string_equal(json_string_value(json_object_get(r, "id")), "chatcmpl-abc");
@@ -46,7 +46,7 @@ static void test_unary_chat_shape(void **state) {
 
 static void test_unary_completions_shape(void **state) {
     (void)state;
-    oai_choice c = {"text\xff", 5, NULL, GEN_FINISH_CANCELLED};
+    oai_choice c = {"text\xff", 5, NULL, GEN_FINISH_CANCELLED, NULL, 0, NULL};
     oai_usage u = {1, 2, 0};
     json_t *r = oai_response_unary(&comp_meta, &c, 1, &u);
     assert_string_equal(json_string_value(json_object_get(r, "object")), "text_completion");

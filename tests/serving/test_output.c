@@ -196,11 +196,11 @@ static void test_parser_table(void **state) {
     out_stage *r = (out_stage *)1, *tl = (out_stage *)1;
     lm_error err;
     err_clear(&err);
-    assert_int_equal(out_stages_create(NULL, NULL, &r, &tl, &err), LM_OK);
+    assert_int_equal(out_stages_create(NULL, NULL, NULL, &r, &tl, &err), LM_OK);
     assert_null(r);
     assert_null(tl);
     assert_false(out_parser_known(OUT_PARSER_TOOL, "no-such-parser"));
-    assert_int_equal(out_stages_create(NULL, "no-such-parser", &r, &tl, &err), LM_ERR_UNSUPPORTED);
+    assert_int_equal(out_stages_create(NULL, "no-such-parser", NULL, &r, &tl, &err), LM_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.msg, "no-such-parser"));
     assert_null(r);
     assert_null(tl);
