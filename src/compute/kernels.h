@@ -120,8 +120,9 @@ void kern_quantize_q8_rows(pool *p, int64_t n, const float *x, int T, void *xq);
 /* Whether type t has an int8-activation product in the reference (every set can then run it). */
 int kern_q8_supports(ggml_type t);
 
-/* Whether set k has its own (fast) int8-activation kernel for t: the engine uses int8
- * activations for exactly these weights. */
+/* Whether set k has its own int8-activation kernel for t and it is faster than the f32 path at
+ * every batch size: the engine uses int8 activations for exactly these weights (Q4_K is not
+ * among them; kernels_q8.c says why). */
 int kern_q8_native(const kern_set *k, ggml_type t);
 
 /* y[b][r] = dot(row r of w, q8 row b) for b < n_batch, r < rows (xq rows kern_q8_row_bytes(cols)
