@@ -18,7 +18,8 @@
  * values and operations are the same as decoding on the fly, so the bits are too.
  *
  * A tile is 4 weight rows (a short tile repeats its last row and drops the extra results) by
- * 1-4 activation rows; every (row, activation) pair runs the same operations in the same order in
+ * 1-4 activation rows; for a single vector (decode) the rows go one at a time, which streams from
+ * DRAM 2.6x faster than 4 interleaved rows (65536 x 1024 Q4_0: 1.89 against 4.9 ms); every (row, activation) pair runs the same operations in the same order in
  * every tile shape, so results do not depend on batch composition. */
 #include "compute/kernels_impl.h"
 #include "compute/quant.h"
@@ -189,19 +190,18 @@ TV INL void qpack(const int ty, int64_t n, const unsigned char *w, size_t rb, in
 /* The tile product; PK: the weight side comes from a qpack buffer (w = the buffer) instead of
  * being decoded here. Both ways feed the same values to the same operations. */
 TV INL void qtile(const int ty, const int PK, int64_t n, const unsigned char *w, size_t rb, int nr,
-                  const unsigned char *xq, size_t xs, const int NC, float *y, size_t ldy) {
-    enum { NR = KERN_QGEMM_MR };
-    const unsigned char *rows[NR];
+                  const unsigned char *xq, size_t xs, const int NC, float *y, size_t ldy, const int NR) {
+    const unsigned char *rows[KERN_QGEMM_MR];
     for (int r = 0; r < NR; r++) rows[r] = PK ? w : w + (size_t)(r < nr ? r : nr - 1) * rb;
     const float *dx[KERN_QGEMM_NC], *dsx[KERN_QGEMM_NC];
     for (int c = 0; c < NC; c++) {
         dx[c] = (const float *)(xq + (size_t)c * xs + n);
         dsx[c] = dx[c] + n / KERN_Q8_BLOCK;
     }
-    __m512 acc[NR][KERN_QGEMM_NC];
+    __m512 acc[KERN_QGEMM_MR][KERN_QGEMM_NC];
     for (int r = 0; r < NR; r++)
         for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps();
-    kstate ks[NR];
+    kstate ks[KERN_QGEMM_MR];
     const int off = ty_offset(ty), sgn = ty_signed(ty), chan = ty_channel(ty);
     const size_t ps = pk_stride(ty);
     int64_t steps = (n + 63) / 64;
@@ -227,7 +227,7 @@ TV INL void qtile(const int ty, const int PK, int64_t n, const unsigned char *w,
             __m512i a, init = _mm512_setzero_si512();
             __m512 sc = _mm512_setzero_ps(), mn = _mm512_setzero_ps();
             if (PK) {
-                const unsigned char *p = w + ((size_t)k * NR + (size_t)r) * ps;
+                const unsigned char *p = w + ((size_t)k * KERN_QGEMM_MR + (size_t)r) * ps;
                 a = _mm512_loadu_si512(p);
                 p += 64;
                 if (sgn) { init = _mm512_loadu_si512(p); p += 64; }
@@ -244,9 +244,9 @@ TV INL void qtile(const int ty, const int PK, int64_t n, const unsigned char *w,
             }
         }
     }
-    for (int r = 0; r < nr; r++) {
+    for (int r = 0; r < (nr < NR ? nr : NR); r++) {
         float dw = 1.0f;
-        if (chan) memcpy(&dw, PK ? w + (size_t)steps * NR * ps + (size_t)r * sizeof dw : rows[r], sizeof dw);
+        if (chan) memcpy(&dw, PK ? w + (size_t)steps * KERN_QGEMM_MR * ps + (size_t)r * sizeof dw : rows[r], sizeof dw);
         for (int c = 0; c < NC; c++) {
             float v = _mm512_reduce_add_ps(acc[r][c]);
             y[(size_t)c * ldy + (size_t)r] = chan ? v * dw : v;
@@ -258,19 +258,22 @@ TV INL void qtile(const int ty, const int PK, int64_t n, const unsigned char *w,
     TV static void qgemm_##name(int64_t n, const void *w, size_t rb, int nr, const void *xq,    \
                                 size_t xs, int nc, float *y, size_t ldy) {                     \
         switch (nc) {                                                                          \
-        case 1: qtile(TY, 0, n, w, rb, nr, xq, xs, 1, y, ldy); break;                          \
-        case 2: qtile(TY, 0, n, w, rb, nr, xq, xs, 2, y, ldy); break;                          \
-        case 3: qtile(TY, 0, n, w, rb, nr, xq, xs, 3, y, ldy); break;                          \
-        default: qtile(TY, 0, n, w, rb, nr, xq, xs, 4, y, ldy); break;                         \
+        case 1: /* one vector (decode): one row at a time streams better; same bits */         \
+            for (int r = 0; r < nr; r++)                                                       \
+                qtile(TY, 0, n, (const unsigned char *)w + (size_t)r * rb, rb, 1, xq, xs, 1, y + r, ldy, 1); \
+            break;                                                                             \
+        case 2: qtile(TY, 0, n, w, rb, nr, xq, xs, 2, y, ldy, KERN_QGEMM_MR); break;                          \
+        case 3: qtile(TY, 0, n, w, rb, nr, xq, xs, 3, y, ldy, KERN_QGEMM_MR); break;                          \
+        default: qtile(TY, 0, n, w, rb, nr, xq, xs, 4, y, ldy, KERN_QGEMM_MR); break;                         \
         }                                                                                      \
     }                                                                                          \
     TV static void qgemmp_##name(int64_t n, const void *w, size_t rb, int nr, const void *xq,   \
                                  size_t xs, int nc, float *y, size_t ldy) {                    \
         switch (nc) {                                                                          \
-        case 1: qtile(TY, 1, n, w, rb, nr, xq, xs, 1, y, ldy); break;                          \
-        case 2: qtile(TY, 1, n, w, rb, nr, xq, xs, 2, y, ldy); break;                          \
-        case 3: qtile(TY, 1, n, w, rb, nr, xq, xs, 3, y, ldy); break;                          \
-        default: qtile(TY, 1, n, w, rb, nr, xq, xs, 4, y, ldy); break;                         \
+        case 1: qtile(TY, 1, n, w, rb, nr, xq, xs, 1, y, ldy, KERN_QGEMM_MR); break;                          \
+        case 2: qtile(TY, 1, n, w, rb, nr, xq, xs, 2, y, ldy, KERN_QGEMM_MR); break;                          \
+        case 3: qtile(TY, 1, n, w, rb, nr, xq, xs, 3, y, ldy, KERN_QGEMM_MR); break;                          \
+        default: qtile(TY, 1, n, w, rb, nr, xq, xs, 4, y, ldy, KERN_QGEMM_MR); break;                         \
         }                                                                                      \
     }                                                                                          \
     TV static size_t qpack_##name(int64_t n, const void *w, size_t rb, int nr, void *buf) {     \
