@@ -15,6 +15,7 @@ PACKAGES=(
     zlib1g-dev                             # gzip'd test data
     ca-certificates curl python3           # scripts and end-to-end tests
     prometheus                             # promtool and a real Prometheus for the /metrics tests
+    chromium                               # the chat page's browser test (tests/browser)
 )
 
 # Node.js and npm run the end-to-end tests (tests/e2e, the official openai npm package). Added

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, then builds and tests lmserve twice: a Release build and a sanitizer
-# build (ASan + UBSan, Debug). Prints ctest's summary for each, runs the end-to-end tests against
-# the Release binary, and exits non-zero on any failure.
+# build (ASan + UBSan, Debug). Prints ctest's summary for each, runs the end-to-end and browser
+# tests against the Release binary, and exits non-zero on any failure.
 #   bash scripts/test.sh            both builds
 #   LM_TEST_BUILDS=release bash scripts/test.sh   only one (release | sanitize)
 set -euo pipefail
@@ -29,6 +29,16 @@ run_e2e() {
     (cd tests/e2e && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) || return 1
     LM_BIN="$PWD/$1" node --test tests/e2e/*.test.mjs
 }
+# Browser test (tests/browser): the chat page in Debian's chromium, headless, driven by
+# playwright-core (pinned by its package-lock.json). Leaves build/<build>/test-output/chat-page.png.
+run_browser() {
+    if ! command -v node >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+        echo "browser: SKIPPED: needs node and /usr/bin/chromium (scripts/install-deps.sh installs them)"
+        return 0
+    fi
+    (cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) || return 1
+    LM_BIN="$PWD/$1" LM_TEST_OUT="$PWD/$(dirname "$1")/test-output" node --test tests/browser/*.test.mjs
+}
 builds=${LM_TEST_BUILDS:-"release sanitize"}
 status=0
 
@@ -51,6 +61,10 @@ for b in $builds; do
     if [ "$b" = release ]; then
         echo "==== end-to-end tests (node, openai client) ===="
         if ! run_e2e "$dir/lmserve"; then
+            status=1
+        fi
+        echo "==== browser test (chromium, playwright-core) ===="
+        if ! run_browser "$dir/lmserve"; then
             status=1
         fi
     fi

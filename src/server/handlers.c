@@ -3,6 +3,7 @@
  * complete (server.c); generation requests then alternate between polling their gen_requests
  * and suspending their connection until the generation loop has more (server_try_suspend). */
 #include "server/server_impl.h"
+#include "server/ui.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -562,6 +563,7 @@ enum MHD_Result server_dispatch(server_req *q) {
                                    NULL);
     case ROUTE_MODEL_READY: return handle_model_ready(q);
     case ROUTE_METRICS: return server_handle_metrics(q);
+    case ROUTE_UI: return ui_respond(q, q->route_arg);
     case ROUTE_BAD_METHOD:
         return server_respond_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed for this path", "", NULL);
     case ROUTE_OPTIONS:

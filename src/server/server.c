@@ -3,6 +3,7 @@
  * tokens, the disconnect monitor, graceful shutdown, and the `lmserve` server command. The
  * endpoints themselves are in handlers.c. */
 #include "server/server_impl.h"
+#include "server/ui.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -279,6 +280,7 @@ static void route(server_req *q, const char *method, const char *url) {
     else if (strcmp(url, "/v1/config/reload") == 0) r = ROUTE_CONFIG_RELOAD, want_post = 1;
     else if (strcmp(url, "/v2/health/live") == 0) r = ROUTE_LIVE;
     else if (strcmp(url, "/v2/health/ready") == 0) r = ROUTE_READY;
+    else if (ui_find(url)) r = ROUTE_UI, arg = url; /* the chat page */
     else if (starts_with(url, "/v2/models/")) {
         /* /v2/models/{name}/ready, where name may contain '/' */
         const char *name = url + strlen("/v2/models/");

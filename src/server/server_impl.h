@@ -49,6 +49,7 @@ typedef enum {
     ROUTE_READY,
     ROUTE_MODEL_READY,           /* arg: model name */
     ROUTE_METRICS,
+    ROUTE_UI,                    /* arg: path of a chat page file (ui.h) */
 } server_route;
 
 typedef enum { PHASE_BODY, PHASE_GENERATING, PHASE_DONE } server_phase;
