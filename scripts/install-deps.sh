@@ -16,6 +16,7 @@ PACKAGES=(
     ca-certificates curl python3           # scripts and end-to-end tests
     prometheus                             # promtool and a real Prometheus for the /metrics tests
     chromium                               # the chat page's browser test (tests/browser)
+    podman buildah debootstrap             # the container image's test (tests/deploy/container.sh)
 )
 
 # Node.js and npm run the end-to-end tests (tests/e2e, the official openai npm package). Added

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, then builds and tests lmserve twice: a Release build and a sanitizer
 # build (ASan + UBSan, Debug). Prints ctest's summary for each, runs the end-to-end and browser
-# tests against the Release binary, and exits non-zero on any failure.
+# tests against the Release binary, checks deploy/ (Kubernetes schemas, the container image), and
+# exits non-zero on any failure.
 #   bash scripts/test.sh            both builds
 #   LM_TEST_BUILDS=release bash scripts/test.sh   only one (release | sanitize)
 set -euo pipefail
@@ -39,6 +40,34 @@ run_browser() {
     (cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) || return 1
     LM_BIN="$PWD/$1" LM_TEST_OUT="$PWD/$(dirname "$1")/test-output" node --test tests/browser/*.test.mjs
 }
+# Deployment files (deploy/): the Kubernetes manifests' schema check (tests/deploy/k8s, npm
+# packages pinned by its lockfile), then the container image built and served from
+# (tests/deploy/container.sh; LM_TEST_CONTAINER=0 leaves it out of a local run).
+run_deploy() {
+    if ! command -v node >/dev/null 2>&1; then
+        echo "deploy: SKIPPED: node is not installed (scripts/install-deps.sh installs it)"
+        return 0
+    fi
+    (cd tests/deploy/k8s && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) || return 1
+    node tests/deploy/k8s/check.mjs || return 1
+    if [ "${LM_TEST_CONTAINER:-1}" = 0 ]; then
+        echo "container: SKIPPED (LM_TEST_CONTAINER=0)"
+        return 0
+    fi
+    if [ -n "$base_pid" ] && ! wait "$base_pid"; then
+        cat build/container-base.log
+        return 1
+    fi
+    bash tests/deploy/container.sh
+}
+# The container test's Debian base (debootstrap: minutes of downloads, little CPU) is made in the
+# background while the C builds run; run_deploy waits for it.
+base_pid=""
+if [ "${LM_TEST_CONTAINER:-1}" != 0 ]; then
+    mkdir -p build
+    bash tests/deploy/container.sh --base-only >build/container-base.log 2>&1 &
+    base_pid=$!
+fi
 builds=${LM_TEST_BUILDS:-"release sanitize"}
 status=0
 
@@ -65,6 +94,10 @@ for b in $builds; do
         fi
         echo "==== browser test (chromium, playwright-core) ===="
         if ! run_browser "$dir/lmserve"; then
+            status=1
+        fi
+        echo "==== deployment: Kubernetes schema check, container image ===="
+        if ! run_deploy; then
             status=1
         fi
     fi
