@@ -282,6 +282,12 @@
 #ifndef LM_MODEL_MAX_VOCAB
 #define LM_MODEL_MAX_VOCAB (1 << 24)  /* also the bound of any one metadata integer */
 #endif
+/* Context length (GGUF context_length, config.json max_position_embeddings and rope_scaling's
+ * original_max_position_embeddings) and sliding window: 16M positions, far past any real model
+ * (10M is the largest published), so block and position arithmetic on it stays inside an int. */
+#ifndef LM_MODEL_MAX_CTX
+#define LM_MODEL_MAX_CTX (1 << 24)
+#endif
 
 /* ---- OpenVINO IR (openvino_model.xml / .bin) --------------------------------------------- */
 

@@ -474,6 +474,8 @@ static lm_status read_config(reader *r, hfconfig *c) {
     if (!(v = get(root, "model_type")))
         return err_set(err, LM_ERR_FORMAT, "config.json has no 'model_type'");
     LM_TRY(read_str(v, "model_type", c->model_type, sizeof c->model_type, err));
+    if (!c->model_type[0]) /* transformers' AutoConfig refuses it too */
+        return err_set(err, LM_ERR_FORMAT, "config.json's 'model_type' is empty");
     /* Early Falcon checkpoints; transformers reads them as falcon too. */
     if (strcmp(c->model_type, "RefinedWeb") == 0 || strcmp(c->model_type, "RefinedWebModel") == 0)
         snprintf(c->model_type, sizeof c->model_type, "falcon");

@@ -394,6 +394,17 @@ static lm_status bind_all(model *m, const wsource *src, const name_table *nt, lm
     return LM_OK;
 }
 
+/* The context length and sliding window, checked again after rope scaling replaces the first. */
+static lm_status check_context(const model_hparams *hp, lm_error *err) {
+    if (hp->n_ctx_train <= 0 || hp->n_ctx_train > LM_MODEL_MAX_CTX)
+        return err_set(err, LM_ERR_FORMAT, "context length %d is out of range (1 to %d positions)",
+                       hp->n_ctx_train, LM_MODEL_MAX_CTX);
+    if (hp->sliding_window < 0 || hp->sliding_window > LM_MODEL_MAX_CTX)
+        return err_set(err, LM_ERR_FORMAT, "sliding window %d is out of range (0 to %d positions)",
+                       hp->sliding_window, LM_MODEL_MAX_CTX);
+    return LM_OK;
+}
+
 static lm_status check_hparams(const model_hparams *hp, lm_error *err) {
     if (hp->n_layer <= 0 || hp->n_layer > LM_MODEL_MAX_LAYERS || hp->n_head <= 0 ||
         hp->n_head > LM_MODEL_MAX_HEADS || hp->n_embd <= 0 || hp->n_embd > LM_MODEL_MAX_EMBD ||
@@ -401,6 +412,10 @@ static lm_status check_hparams(const model_hparams *hp, lm_error *err) {
         hp->head_dim > LM_MODEL_MAX_HEADS)
         return err_set(err, LM_ERR_FORMAT, "absurd model dimensions (%d layers, %d heads of %d, "
                        "%d embd, %d ff)", hp->n_layer, hp->n_head, hp->head_dim, hp->n_embd, hp->n_ff);
+    if (hp->n_vocab < 0 || hp->n_vocab > LM_MODEL_MAX_VOCAB)
+        return err_set(err, LM_ERR_FORMAT, "vocabulary size %d is out of range (at most %d)", hp->n_vocab,
+                       LM_MODEL_MAX_VOCAB);
+    LM_TRY(check_context(hp, err));
     if (hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv != 0)
         return err_set(err, LM_ERR_FORMAT, "head count %d is not a multiple of kv head count %d",
                        hp->n_head, hp->n_head_kv);
@@ -451,7 +466,7 @@ static lm_status load(model *m, lm_error *err) {
             hp_int(f, m->arch.name, "rope.scaling.original_context_length", 0, &orig, err) == LM_OK && orig > 0)
             m->hp.n_ctx_train = orig;
     }
-    return LM_OK;
+    return check_context(&m->hp, err);
 }
 
 /* ---- Hugging Face folders ------------------------------------------------------------------ */
@@ -557,6 +572,7 @@ static lm_status load_hf(model *m, const char *dir, lm_error *err) {
             s = err_set(err, LM_ERR_UNSUPPORTED, "rope_scaling type '%s' is not supported", rs->type);
         }
     }
+    if (s == LM_OK) s = check_context(&m->hp, err); /* rope scaling may have set it */
     if (s == LM_OK && ir_folder_has_model(dir)) { /* OpenVINO IR: weights from the graph */
         s = ir_model_open(dir, &m->ir, err);
         if (s == LM_OK)

@@ -73,7 +73,10 @@ static lm_status g_range(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_
                            LM_TPL_MAX_RANGE);
     size_t n = (size_t)count;
     LM_TRY(tpl_make_list(rt, NULL, n, 0, out));
-    for (size_t i = 0; i < n; i++) out->u.list->items[i] = tpl_int(start + (int64_t)i * step);
+    /* every element lies between start and stop, but i * step alone may not fit int64: sum in
+     * unsigned (wrapping) arithmetic, whose result is the element */
+    for (size_t i = 0; i < n; i++)
+        out->u.list->items[i] = tpl_int((int64_t)((uint64_t)start + (uint64_t)i * (uint64_t)step));
     return LM_OK;
 }
 

@@ -86,6 +86,9 @@ typedef struct {
 /* Returns 1 when key b must come before key a (b < a, or a < b when reversed). */
 static lm_status sort_before(sort_ctx *c, const tpl_value *a, const tpl_value *b, int *before) {
     int r;
+    size_t cost = 8; /* a comparison of two long strings reads them: charged to the time budget */
+    if (a->kind == TPL_STR && b->kind == TPL_STR) cost += a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
+    LM_TRY(tpl_rt_work(c->rt, cost));
     LM_TRY(tpl_compare(c->rt, a, b, c->fold, &r));
     *before = c->reverse ? r < 0 : r > 0;
     return LM_OK;

@@ -45,12 +45,19 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads the clock every 64 evaluations or steps: a single one is bounded (by the output and
- * memory limits), so the deadline is noticed soon after it passes. */
-static lm_status tick(tpl_rt *rt) {
-    if ((++rt->ticks & 63) == 0 && rt->deadline_ms && now_ms() > rt->deadline_ms)
+/* Reads the clock once 4096 units of work have gathered: every 64 evaluations or steps, or
+ * every 4 KiB a built-in scans, so the deadline is noticed soon after it passes. */
+lm_status tpl_rt_work(tpl_rt *rt, size_t units) {
+    rt->work += units;
+    if (rt->work < 4096) return LM_OK;
+    rt->work = 0;
+    if (rt->deadline_ms && now_ms() > rt->deadline_ms)
         return tpl_rt_fail(rt, LM_ERR_LIMIT, "template rendering took too long");
     return LM_OK;
+}
+
+static lm_status tick(tpl_rt *rt) {
+    return tpl_rt_work(rt, 64);
 }
 
 lm_status tpl_rt_step(tpl_rt *rt) {

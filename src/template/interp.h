@@ -36,7 +36,7 @@ typedef struct tpl_rt {
     tpl_frame *scope;
     int depth, max_depth;
     uint64_t steps, max_steps;
-    uint32_t ticks;            /* evaluations since the clock was last read */
+    size_t work;               /* work units (tpl_rt_work) since the clock was last read */
     uint32_t nsyms;            /* symbols of the template (size of a frame index) */
     size_t max_output;         /* bytes of output, and of any one string */
     int64_t deadline_ms;       /* monotonic clock; 0: none */
@@ -58,6 +58,12 @@ lm_status tpl_rt_nomem(tpl_rt *rt);
 
 /* Counts one unit of work (a loop iteration or a call) against the step and time limits. */
 lm_status tpl_rt_step(tpl_rt *rt);
+
+/* Charges work done inside one evaluation (a built-in scanning or building `units` bytes or
+ * elements; one evaluation counts 64) against the time limit, reading the clock once enough has
+ * gathered. Built-ins whose work is not bounded by their output (a search, a split of 10 MB) call
+ * it as they go, so a single call cannot run far past the deadline. */
+lm_status tpl_rt_work(tpl_rt *rt, size_t units);
 
 /* obj.name: attribute first (methods), then key — Jinja2's getattr. */
 lm_status tpl_getattr(tpl_rt *rt, const tpl_value *obj, const char *name, size_t n,

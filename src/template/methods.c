@@ -39,6 +39,8 @@ typedef struct {
 } valvec;
 
 static lm_status vv_push(tpl_rt *rt, valvec *vv, tpl_value v) {
+    /* a piece of a split stands for the bytes scanned to find it: charged to the time budget */
+    LM_TRY(tpl_rt_work(rt, 8 + (v.kind == TPL_STR ? v.u.s.n : 0)));
     if (vv->n == vv->cap) {
         size_t cap = vv->cap ? vv->cap * 2 : 8;
         tpl_value *p = arena_grow(&rt->arena, vv->v, vv->cap * sizeof *p, cap * sizeof *p);
@@ -47,6 +49,27 @@ static lm_status vv_push(tpl_rt *rt, valvec *vv, tpl_value v) {
         vv->cap = cap;
     }
     vv->v[vv->n++] = v;
+    return LM_OK;
+}
+
+/* Offset of the last `sub` (sn > 0 bytes) inside p[lo, hi), or (size_t)-1 in *at. A plain backward
+ * scan, up to (hi - lo) * sn byte comparisons for a hostile separator, so it charges its work to
+ * the time budget as it goes. */
+static lm_status rfind_bytes(tpl_rt *rt, const char *p, size_t lo, size_t hi, const char *sub, size_t sn,
+                             size_t *at) {
+    *at = (size_t)-1;
+    if (hi < lo || sn > hi - lo) return LM_OK;
+    size_t since = 0;
+    for (size_t k = hi - sn + 1; k-- > lo;) {
+        if (p[k] == sub[0] && memcmp(p + k, sub, sn) == 0) {
+            *at = k;
+            break;
+        }
+        if (++since == 1024) {
+            since = 0;
+            LM_TRY(tpl_rt_work(rt, 1024 * sn));
+        }
+    }
     return LM_OK;
 }
 
@@ -142,6 +165,7 @@ lm_status tpl_str_strip(tpl_rt *rt, const tpl_value *s, const tpl_value *chars, 
             int len = tpl_utf8_decode(p + a, b - a, &c);
             if (len <= 0 || !(ws ? tpl_py_isspace(c) : cp_in(c, chars))) break;
             a += (size_t)len;
+            LM_TRY(tpl_rt_work(rt, ws ? 1 : chars->u.s.n)); /* cp_in scans all of chars */
         }
     }
     if (right) {
@@ -150,6 +174,7 @@ lm_status tpl_str_strip(tpl_rt *rt, const tpl_value *s, const tpl_value *chars, 
             while (st > a && ((unsigned char)p[st] & 0xc0) == 0x80) st--;
             uint32_t c;
             if (tpl_utf8_decode(p + st, b - st, &c) <= 0 || !(ws ? tpl_py_isspace(c) : cp_in(c, chars))) break;
+            LM_TRY(tpl_rt_work(rt, ws ? 1 : chars->u.s.n));
             b = st;
         }
     }
@@ -189,6 +214,7 @@ lm_status tpl_str_replace(tpl_rt *rt, const tpl_value *s, const tpl_value *old,
             }
             tpl_sb_add(&sb, p + i, (size_t)(hit - (p + i)));
             tpl_sb_add(&sb, repl->u.s.p, repl->u.s.n);
+            LM_TRY(tpl_rt_work(rt, 8 + (size_t)(hit - (p + i)) + old->u.s.n + repl->u.s.n));
             i = (size_t)(hit - p) + old->u.s.n;
             if (count > 0) count--;
         }
@@ -296,10 +322,8 @@ static lm_status split(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_va
             size_t end = n;
             valvec rev = {0};
             while (maxsplit != 0 && end >= sn) {
-                size_t k = end - sn + 1, found = (size_t)-1;
-                while (k-- > 0) {
-                    if (memcmp(p + k, sep, sn) == 0) { found = k; break; }
-                }
+                size_t found;
+                LM_TRY(rfind_bytes(rt, p, 0, end, sep, sn, &found));
                 if (found == (size_t)-1) break;
                 LM_TRY(vv_push(rt, &rev, substr(self, found + sn, end)));
                 end = found;
@@ -402,6 +426,7 @@ static lm_status search(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_v
             for (size_t i = lo; i + sn <= hi;) {
                 const char *h = memmem(p + i, hi - i, sub, sn);
                 if (!h) break;
+                LM_TRY(tpl_rt_work(rt, 8 + (size_t)(h - (p + i)) + sn));
                 c++;
                 i = (size_t)(h - p) + sn;
             }
@@ -414,12 +439,9 @@ static lm_status search(tpl_rt *rt, const tpl_value *self, tpl_args *args, tpl_v
             const char *h = sn ? memmem(p + lo, hi - lo, sub, sn) : p + lo;
             if (h) pos = (int64_t)tpl_utf8_count(p, (size_t)(h - p));
         } else {
-            for (size_t k = hi - sn + 1; k-- > lo;) {
-                if (memcmp(p + k, sub, sn) == 0) {
-                    pos = (int64_t)tpl_utf8_count(p, k);
-                    break;
-                }
-            }
+            size_t k;
+            LM_TRY(sn ? rfind_bytes(rt, p, lo, hi, sub, sn, &k) : (k = hi, LM_OK));
+            if (k != (size_t)-1) pos = (int64_t)tpl_utf8_count(p, k);
         }
     }
     if (pos < 0 && raise) return tpl_rt_fail(rt, LM_ERR_INVALID, "substring not found");
@@ -547,9 +569,8 @@ static lm_status partition(tpl_rt *rt, const tpl_value *self, tpl_args *args, tp
     if (!right) {
         const char *h = memmem(p, n, sep, sn);
         if (h) at = (size_t)(h - p);
-    } else if (sn <= n) {
-        for (size_t k = n - sn + 1; k-- > 0;)
-            if (memcmp(p + k, sep, sn) == 0) { at = k; break; }
+    } else {
+        LM_TRY(rfind_bytes(rt, p, 0, n, sep, sn, &at));
     }
     tpl_value parts[3];
     if (at == (size_t)-1) {

@@ -129,7 +129,7 @@ lm_status tpl_sb_finish(tpl_rt *rt, tpl_sb *sb, tpl_value *out) {
     default: return tpl_rt_fail(rt, LM_ERR_NOMEM, "out of memory building a string");
     }
     *out = tpl_str(sb->p ? sb->p : "", sb->n);
-    return LM_OK;
+    return tpl_rt_work(rt, sb->n); /* building it cost about its length */
 }
 
 /* ---- basic queries ---- */
@@ -309,6 +309,7 @@ lm_status tpl_make_list(tpl_rt *rt, const tpl_value *items, size_t n, int tuple,
         if (n > SIZE_MAX / sizeof(tpl_value)) return tpl_rt_fail(rt, LM_ERR_LIMIT, "list too long");
         l->items = tpl_rt_alloc(rt, n * sizeof(tpl_value));
         if (!l->items) return rt->err->code;
+        LM_TRY(tpl_rt_work(rt, n));
         if (items) memcpy(l->items, items, n * sizeof(tpl_value));
     }
     out->kind = TPL_LIST;

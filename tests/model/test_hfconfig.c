@@ -535,6 +535,8 @@ static void test_config_errors(void **state) {
     expect_error(cfg_with("vocab_size", "-5"), LM_ERR_FORMAT, "'vocab_size' is -5", NULL);
     expect_error(cfg_with("vocab_size", "2147483648"), LM_ERR_FORMAT, "'vocab_size' is 2147483648",
                  NULL);
+    /* an empty model_type was accepted (and stopped every safetensors fuzz campaign) */
+    expect_error(cfg_with("model_type", "\"\""), LM_ERR_FORMAT, "'model_type' is empty", NULL);
     expect_error(cfg_with("model_type", "7"), LM_ERR_FORMAT, "key 'model_type' is 7, expected a "
                                                              "string", NULL);
     expect_error(cfg_with("architectures", "\"LlamaForCausalLM\""), LM_ERR_FORMAT,

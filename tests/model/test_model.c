@@ -1,12 +1,13 @@
 /* tests/model/test_model.c — hostile model files are refused with a clear error: a real oracle
  * GGUF is patched in place (tensor renamed away, a shape changed, absurd dimensions, a NaN block
- * scale) and loaded; also unknown architectures, bad weight formats and HF folders without
- * weights. */
+ * scale) and loaded; also unknown architectures, bad weight formats, HF folders without
+ * weights and HF configs whose dimensions are out of range. */
 #include "lmtest.h"
 
 #include <string.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "base/mapfile.h"
 #include "model/gguf.h"
 #include "model/model.h"
@@ -178,6 +179,94 @@ static void test_other_refusals(void **state) {
     model_destroy(m);
 }
 
+
+/* Slurps a file into a NUL-terminated heap string. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    p[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* Writes the llama-hf-bf16 case as a loadable HF folder (its real safetensors header with zeroed
+ * data) with config.json's `from` replaced by `to`, loads it and returns the status. */
+static lm_status load_hf_patched(const char *from, const char *to, lm_error *err) {
+    char dir[] = "/tmp/lmtest_hfdims_XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    size_t hl, cl;
+    char *h = slurp(lmtest_data("hf/llama-hf-bf16/model.safetensors.header"), &hl);
+    char *c = slurp(lmtest_data("hf/llama-hf-bf16/config.json"), &cl);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t n = hl;
+    fwrite(&n, 8, 1, f);
+    fwrite(h, 1, hl, f);
+    static const char zeros[4096];
+    for (size_t left = 2886144; left > 0;) {
+        size_t k = left < sizeof zeros ? left : sizeof zeros;
+        fwrite(zeros, 1, k, f);
+        left -= k;
+    }
+    fclose(f);
+    char *at = strstr(c, from);
+    if (!at) fail_msg("'%s' not in config.json", from);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*s%s%s", (int)(at - c), c, to, at + strlen(from));
+    fclose(f);
+    model *m = NULL;
+    err_clear(err);
+    lm_status s = model_load(dir, NULL, &m, err);
+    if (s == LM_OK) {
+        assert_non_null(m);
+        print_message("loaded: context %d, sliding window %d\n", m->hp.n_ctx_train, m->hp.sliding_window);
+    }
+    model_destroy(m);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    free(h);
+    free(c);
+    return s;
+}
+
+/* config.json's dimensions are bounded as GGUF's: max_position_embeddings near 2^31 loaded and
+ * overflowed the servable's block arithmetic (a sanitizer server died on a live reload). */
+static void test_hf_dimension_bounds(void **state) {
+    (void)state;
+    lm_error err;
+    assert_int_equal(load_hf_patched("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 512", &err),
+                     LM_OK);
+    char big[64];
+    static const long long ctx[] = {2147483633LL, 2147483647LL, (long long)LM_MODEL_MAX_CTX + 1};
+    for (size_t i = 0; i < sizeof ctx / sizeof ctx[0]; i++) {
+        snprintf(big, sizeof big, "\"max_position_embeddings\": %lld", ctx[i]);
+        lm_status s = load_hf_patched("\"max_position_embeddings\": 512", big, &err);
+        print_message("%s: %s\n", big, err.msg);
+        assert_int_equal(s, LM_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, "context length"));
+    }
+    snprintf(big, sizeof big, "\"max_position_embeddings\": %d", LM_MODEL_MAX_CTX);
+    assert_int_equal(load_hf_patched("\"max_position_embeddings\": 512", big, &err), LM_OK);
+    /* the sliding window: same bound */
+    assert_int_equal(load_hf_patched("\"pretraining_tp\": 1", "\"pretraining_tp\": 1, \"sliding_window\": 2147483647",
+                                     &err), LM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "sliding window"));
+    /* a vocabulary past GGUF's bound */
+    assert_int_equal(load_hf_patched("\"vocab_size\": 512", "\"vocab_size\": 2147483000", &err), LM_ERR_FORMAT);
+    print_message("vocab_size 2147483000: %s\n", err.msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_original_loads),
@@ -186,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_absurd_dimensions),
         cmocka_unit_test(test_nan_scale),
         cmocka_unit_test(test_other_refusals),
+        cmocka_unit_test(test_hf_dimension_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

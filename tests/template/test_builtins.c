@@ -48,6 +48,11 @@ static const tpltest_case cases[] = {
     {"{{ range(3)|list }}|{{ range(1, 10, 3)|list }}|{{ range(5, 0, -2)|list }}|{{ range(0)|list }}|{{ range(-3)|list }}|{{ range(true)|list }}",
      NULL,
      "[0, 1, 2]|[1, 4, 7]|[5, 3, 1]|[]|[]|[0]"},
+    /* elements near the int64 ends: start + i * step overflowed before the sum came back in range
+     * (UBSan aborted the sanitizer build) */
+    {"{{ range(-9223372036854775807, 9223372036854775807, 4611686018427387904)|list }}|{{ range(9223372036854775807, -9223372036854775807, -4611686018427387904)|list }}",
+     NULL,
+     "[-9223372036854775807, -4611686018427387903, 1, 4611686018427387905]|[9223372036854775807, 4611686018427387903, -1, -4611686018427387905]"},
     {"{% set ns = namespace(a=1, b='x') %}{% set ns.a = ns.a + 1 %}{{ ns.a }}{{ ns.b }}{{ ns.c is defined }}|{{ namespace({'q': 1}).q }}|{% set n2 = namespace() %}{% set n2.z = [1] %}{{ n2.z }}{{ n2['z'] }}",
      NULL,
      "2xFalse|1|[1][1]"},
