@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -336,6 +337,60 @@ static fail_kind http_get(const hub_cfg *c, const char *url, xfer *x, lm_error *
 
 /* ---------------------------------------------------------------- listing */
 
+lm_status hub_parse_listing(const char *json, size_t len, const char *where, hub_listing *out,
+                            lm_error *err) {
+    memset(out, 0, sizeof *out);
+    lm_status s = LM_OK;
+    json_error_t je;
+    json_t *root = json_loadb(json, len, 0, &je);
+    json_t *sib = root ? json_object_get(root, "siblings") : NULL;
+    if (!root || !json_is_array(sib)) {
+        s = err_set(err, LM_ERR_FORMAT, "%s: not a model listing (%s)", where,
+                    root ? "no \"siblings\" array" : je.text);
+        json_decref(root);
+        return s;
+    }
+    const char *commit = json_string_value(json_object_get(root, "sha"));
+    if (commit && !(out->commit = strdup(commit))) s = err_set(err, LM_ERR_NOMEM, "out of memory");
+    size_t n = json_array_size(sib);
+    out->files = n ? calloc(n, sizeof *out->files) : NULL;
+    if (n && !out->files) s = err_set(err, LM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == LM_OK && i < n; i++) {
+        json_t *it = json_array_get(sib, i);
+        const char *name = json_string_value(json_object_get(it, "rfilename"));
+        if (!name) {
+            s = err_set(err, LM_ERR_FORMAT, "%s: siblings[%zu] has no rfilename", where, i);
+            break;
+        }
+        if ((s = hub_check_path(name, err)) != LM_OK) break;
+        hub_file *f = &out->files[out->n];
+        if (!(f->path = strdup(name))) {
+            s = err_set(err, LM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        out->n++;
+        json_t *lfs = json_object_get(it, "lfs");
+        json_t *size = json_object_get(it, "size");
+        if (!json_is_integer(size)) size = json_object_get(lfs, "size");
+        f->size = json_is_integer(size) && json_integer_value(size) >= 0 ? json_integer_value(size) : -1;
+        const char *sha = json_string_value(json_object_get(lfs, "sha256"));
+        if (sha && strlen(sha) == 64 && strspn(sha, "0123456789abcdefABCDEF") == 64) {
+            for (int k = 0; k < 64; k++) f->sha256[k] = (char)(sha[k] | 0x20); /* lowercase */
+            f->sha256[64] = '\0';
+        }
+        /* sizes are the listing's word: a sum past int64 (no real repository) is refused */
+        if (f->size > 0 && f->size > INT64_MAX - out->total_bytes) {
+            s = err_set(err, LM_ERR_FORMAT, "%s: file sizes add up to more than %" PRId64 " bytes", where,
+                        INT64_MAX);
+            break;
+        }
+        if (f->size > 0) out->total_bytes += f->size;
+    }
+    json_decref(root);
+    if (s != LM_OK) hub_listing_fini(out);
+    return s;
+}
+
 lm_status hub_list(const hub_opts *o, const char *model_id, hub_listing *out, lm_error *err) {
     memset(out, 0, sizeof *out);
     LM_TRY(hub_check_model_id(model_id, err));
@@ -376,46 +431,7 @@ lm_status hub_list(const hub_opts *o, const char *model_id, hub_listing *out, lm
         delay *= 2;
     }
 
-    json_error_t je;
-    json_t *root = json_loadb(x.mem.data ? x.mem.data : "", x.mem.len, 0, &je);
-    json_t *sib = root ? json_object_get(root, "siblings") : NULL;
-    if (!root || !json_is_array(sib)) {
-        s = err_set(err, LM_ERR_FORMAT, "%s: not a model listing (%s)", url.data,
-                    root ? "no \"siblings\" array" : je.text);
-        json_decref(root);
-        goto done;
-    }
-    const char *commit = json_string_value(json_object_get(root, "sha"));
-    if (commit && !(out->commit = strdup(commit))) s = err_set(err, LM_ERR_NOMEM, "out of memory");
-    size_t n = json_array_size(sib);
-    out->files = n ? calloc(n, sizeof *out->files) : NULL;
-    if (n && !out->files) s = err_set(err, LM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; s == LM_OK && i < n; i++) {
-        json_t *it = json_array_get(sib, i);
-        const char *name = json_string_value(json_object_get(it, "rfilename"));
-        if (!name) {
-            s = err_set(err, LM_ERR_FORMAT, "%s: siblings[%zu] has no rfilename", url.data, i);
-            break;
-        }
-        if ((s = hub_check_path(name, err)) != LM_OK) break;
-        hub_file *f = &out->files[out->n];
-        if (!(f->path = strdup(name))) {
-            s = err_set(err, LM_ERR_NOMEM, "out of memory");
-            break;
-        }
-        out->n++;
-        json_t *lfs = json_object_get(it, "lfs");
-        json_t *size = json_object_get(it, "size");
-        if (!json_is_integer(size)) size = json_object_get(lfs, "size");
-        f->size = json_is_integer(size) && json_integer_value(size) >= 0 ? json_integer_value(size) : -1;
-        const char *sha = json_string_value(json_object_get(lfs, "sha256"));
-        if (sha && strlen(sha) == 64 && strspn(sha, "0123456789abcdefABCDEF") == 64) {
-            for (int k = 0; k < 64; k++) f->sha256[k] = (char)(sha[k] | 0x20); /* lowercase */
-            f->sha256[64] = '\0';
-        }
-        if (f->size > 0) out->total_bytes += f->size;
-    }
-    json_decref(root);
+    s = hub_parse_listing(x.mem.data ? x.mem.data : "", x.mem.len, url.data, out, err);
 done:
     buf_fini(&x.mem);
     buf_fini(&url);

@@ -65,6 +65,12 @@ typedef struct {
 lm_status hub_list(const hub_opts *o, const char *model_id, hub_listing *out, lm_error *err);
 void hub_listing_fini(hub_listing *l);
 
+/* Reads a listing's JSON (what hub_list fetched; `where`, the URL, prefixes messages). Errors:
+ * LM_ERR_FORMAT for JSON that is not a listing, a sibling without rfilename, an unsafe file name
+ * or sizes that overflow; LM_ERR_NOMEM. On failure *out is empty. */
+lm_status hub_parse_listing(const char *json, size_t len, const char *where, hub_listing *out,
+                            lm_error *err);
+
 /* Downloads one listed file into dir (created, with the file's sub-folders). Returns LM_OK when
  * the file is in place and verified, also when it already was (*skipped set to 1; may be NULL).
  * On interruption (o->stop) returns LM_ERR_IO with "interrupted; re-run the same command to

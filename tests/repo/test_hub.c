@@ -345,8 +345,38 @@ static void test_progress_output(void **state) {
     assert_non_null(strstr(out, "model.gguf: downloading\nmodel.gguf: done\n"));
 }
 
+/* A listing read without the network: the parser hub_list uses. Sizes that add up past int64
+ * were summed with signed overflow (UBSan stopped the sanitizer build); they are refused. */
+static void test_parse_listing(void **state) {
+    (void)state;
+    hub_listing l;
+    lm_error err;
+    err_clear(&err);
+    const char *ok = "{\"sha\": \"abc\", \"siblings\": [{\"rfilename\": \"config.json\", \"size\": 10}, "
+                     "{\"rfilename\": \"m.safetensors\", \"lfs\": {\"size\": 20, \"sha256\": "
+                     "\"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}}, {\"rfilename\": \"x\"}]}";
+    assert_int_equal(hub_parse_listing(ok, strlen(ok), "test", &l, &err), LM_OK);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.commit, "abc");
+    assert_int_equal(l.total_bytes, 30);
+    assert_int_equal(l.files[2].size, -1);
+    assert_string_equal(l.files[1].sha256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    hub_listing_fini(&l);
+    const char *big = "{\"siblings\": [{\"rfilename\": \"a\", \"size\": 9223372036854775807}, "
+                      "{\"rfilename\": \"b\", \"size\": 9223372036854775807}]}";
+    assert_int_equal(hub_parse_listing(big, strlen(big), "test", &l, &err), LM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "add up"));
+    assert_int_equal(l.n, 0);
+    assert_null(l.files);
+    const char *bad = "{\"siblings\": [{\"rfilename\": \"../x\"}]}";
+    assert_int_equal(hub_parse_listing(bad, strlen(bad), "test", &l, &err), LM_ERR_FORMAT);
+    assert_int_equal(hub_parse_listing("[]", 2, "test", &l, &err), LM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "siblings"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_listing),
         cmocka_unit_test_setup(test_list, each_setup),
         cmocka_unit_test_setup(test_download_and_skip, each_setup),
         cmocka_unit_test_setup(test_resume_after_drop, each_setup),
