@@ -364,12 +364,15 @@ static void test_parse_listing(void **state) {
     hub_listing_fini(&l);
     const char *big = "{\"siblings\": [{\"rfilename\": \"a\", \"size\": 9223372036854775807}, "
                       "{\"rfilename\": \"b\", \"size\": 9223372036854775807}]}";
+    err_clear(&err);
     assert_int_equal(hub_parse_listing(big, strlen(big), "test", &l, &err), LM_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "add up"));
     assert_int_equal(l.n, 0);
     assert_null(l.files);
     const char *bad = "{\"siblings\": [{\"rfilename\": \"../x\"}]}";
+    err_clear(&err);
     assert_int_equal(hub_parse_listing(bad, strlen(bad), "test", &l, &err), LM_ERR_FORMAT);
+    err_clear(&err);
     assert_int_equal(hub_parse_listing("[]", 2, "test", &l, &err), LM_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "siblings"));
 }
