@@ -117,7 +117,10 @@ oom:
 /* tokens, scores and types into t->pieces / t->text / t->vocab */
 static lm_status read_vocab(const gguf_file *f, tok_tokenizer *t, lm_error *err) {
     gguf_value toks, scores, types;
-    LM_TRY(gguf_get_array(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, err));
+    lm_status ts = gguf_get_array(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &toks, err);
+    if (ts == LM_ERR_NOT_FOUND) /* the getter leaves err empty for a missing key */
+        return err_set(err, LM_ERR_FORMAT, "GGUF file has a tokenizer but no tokenizer.ggml.tokens");
+    if (ts != LM_OK) return ts;
     if (toks.v.arr.n == 0 || toks.v.arr.n > LM_TOK_MAX_VOCAB)
         return err_set(err, LM_ERR_LIMIT, "tokenizer.ggml.tokens: %llu tokens, expected 1..%d",
                        (unsigned long long)toks.v.arr.n, LM_TOK_MAX_VOCAB);
@@ -262,7 +265,10 @@ static lm_status load_llama(const gguf_file *f, tok_tokenizer *t, lm_error *err)
 /* The merge list into t->merges: entry i is "a b" with rank i. */
 static lm_status read_merges(const gguf_file *f, tok_tokenizer *t, lm_error *err) {
     gguf_value merges;
-    LM_TRY(gguf_get_array(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &merges, err));
+    lm_status ms = gguf_get_array(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &merges, err);
+    if (ms == LM_ERR_NOT_FOUND)
+        return err_set(err, LM_ERR_FORMAT, "GGUF file has a byte-level BPE tokenizer but no tokenizer.ggml.merges");
+    if (ms != LM_OK) return ms;
     gguf_array_iter it = gguf_array_begin(&merges);
     gguf_value v;
     lm_buf joined = {0};

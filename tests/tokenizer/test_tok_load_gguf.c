@@ -535,6 +535,44 @@ static void test_gpt2_llama3(void **state) {
     run_gpt2_cases("llama3", "llama-bpe", 128000, 128009, 1);
 }
 
+/* A GGUF holding only tokenizer.ggml.model (and, for gpt2, tokens) is refused with a message:
+ * the missing array came back as the getter's silent LM_ERR_NOT_FOUND, an error with no text
+ * (found by fuzz_gguf_model). */
+static void test_missing_arrays(void **state) {
+    (void)state;
+    for (int gpt2 = 0; gpt2 < 2; gpt2++) {
+        gguf_writer w = {0};
+        w_key(&w, "tokenizer.ggml.model", 8);
+        w_str(&w, gpt2 ? "gpt2" : "llama", gpt2 ? 4 : 5);
+        if (gpt2) {
+            w_key(&w, "tokenizer.ggml.tokens", 9);
+            w_u32(&w, 8);
+            w_u64(&w, 2);
+            w_str(&w, "a", 1);
+            w_str(&w, "b", 1);
+        }
+        lm_buf file = {0};
+        buf_append(&file, "GGUF", 4);
+        uint32_t version = 3;
+        uint64_t n_tensors = 0;
+        buf_append(&file, &version, 4);
+        buf_append(&file, &n_tensors, 8);
+        buf_append(&file, &w.n_kv, 8);
+        buf_append(&file, w.b.data, w.b.len);
+        gguf_file *f = NULL;
+        lm_error err;
+        err_clear(&err);
+        assert_int_equal(gguf_parse(file.data, file.len, &f, &err), LM_OK);
+        tok_tokenizer *t = NULL;
+        assert_int_equal(tok_load_gguf(f, &t, &err), LM_ERR_FORMAT);
+        assert_null(t);
+        assert_non_null(strstr(err.msg, gpt2 ? "tokenizer.ggml.merges" : "tokenizer.ggml.tokens"));
+        gguf_close(f);
+        buf_fini(&file);
+        buf_fini(&w.b);
+    }
+}
+
 static void test_load_errors(void **state) {
     (void)state;
     tok_tokenizer *t = NULL;
@@ -556,6 +594,7 @@ int main(void) {
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_gpt2_qwen3),
         cmocka_unit_test(test_gpt2_llama3),
+        cmocka_unit_test(test_missing_arrays),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
