@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tokenizer/tokenizer.h"
+#include "fuzzutil.h"
 
 static tok_tokenizer *g_tok[2];
 
@@ -25,26 +26,6 @@ static void load_once(void) {
     }
 }
 
-/* 1 when s[0..n) is valid UTF-8 (no surrogates, no overlongs). */
-static int valid_utf8(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     load_once();
     if (size > 1 << 16) return 0; /* long inputs only slow the search down */
@@ -59,12 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (ids.ids[i] < 0 || (size_t)ids.ids[i] >= tok_vocab_size(t)) abort();
             lm_buf whole = {0}, streamed = {0};
             if (tok_decode(t, ids.ids, ids.n, 0, &whole, &err) != LM_OK) abort();
-            if (!valid_utf8((const unsigned char *)buf_cstr(&whole), whole.len)) abort();
+            if (!fuzz_valid_utf8((const unsigned char *)buf_cstr(&whole), whole.len)) abort();
             tok_stream s;
             tok_stream_init(&s, t, 0);
             for (size_t i = 0; i < ids.n; i++) tok_stream_push(&s, ids.ids[i], &streamed);
             tok_stream_flush(&s, &streamed);
-            if (!valid_utf8((const unsigned char *)buf_cstr(&streamed), streamed.len)) abort();
+            if (!fuzz_valid_utf8((const unsigned char *)buf_cstr(&streamed), streamed.len)) abort();
             /* a continuation may keep one leading space the whole decode drops */
             const char *w = buf_cstr(&whole), *st = buf_cstr(&streamed);
             size_t off = streamed.len == whole.len + 1 && st[0] == ' ' ? 1 : 0;
